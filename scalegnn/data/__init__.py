@@ -1,0 +1,16 @@
+"""Datasets, synthetic graphs, normalized sparse adjacency and input validation."""
+from scalegnn.data.adjacency import cached_adjacency, normalized_adjacency, spmm, to_torch_csr
+from scalegnn.data.loaded import LoadedDataset
+from scalegnn.data.validate import validate_edge_index, validate_features, validate_graph, validate_node_ids
+
+__all__ = [
+    "LoadedDataset",
+    "cached_adjacency",
+    "normalized_adjacency",
+    "spmm",
+    "to_torch_csr",
+    "validate_edge_index",
+    "validate_features",
+    "validate_graph",
+    "validate_node_ids",
+]

@@ -1,0 +1,181 @@
+r"""Normalized sparse adjacency matrices, built once per graph, and SpMM.
+
+Conventions follow PyG's message passing: an edge ``(j, i)`` in
+``edge_index`` (``edge_index[0] = j`` the source, ``edge_index[1] = i`` the
+target) is the matrix entry :math:`A_{ij}`, so :math:`(AX)_i` aggregates the
+features of the sources that point at :math:`i`. Degrees are row sums of
+:math:`A` (in-degrees), as in :func:`torch_geometric.nn.conv.gcn_conv.gcn_norm`.
+
+Normalizations (with :math:`\tilde A = A + I` when ``add_self_loops``):
+
+* ``"sym"``:  :math:`D^{-1/2} \tilde A D^{-1/2}` (GCN, SGC; Kipf & Welling, ICLR 2017)
+* ``"row"``:  :math:`D^{-1} \tilde A` (mean aggregation, random-walk matrix)
+* ``"col"``:  :math:`\tilde A D^{-1}`
+* ``"gen"``:  :math:`D^{r-1} \tilde A D^{-r}` (the generalized transition
+  matrix of GBP; Chen et al., "Scalable Graph Neural Networks via
+  Bidirectional Propagation", NeurIPS 2020). ``r = 1/2`` is ``"sym"``,
+  ``r = 0`` is ``"row"``, ``r = 1`` is ``"col"``.
+
+Matrices are ``torch.sparse_csr_tensor`` (the fast SpMM path of PyTorch on CPU
+and GPU). :func:`cached_adjacency` memoizes them per ``edge_index`` tensor so a
+graph's matrix is built only once per process.
+"""
+from __future__ import annotations
+
+import weakref
+from typing import Any, Dict, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+from scalegnn.data.validate import validate_edge_index
+
+__all__ = [
+    "normalized_adjacency",
+    "cached_adjacency",
+    "to_torch_csr",
+    "spmm",
+    "NORMALIZATIONS",
+]
+
+NORMALIZATIONS = ("sym", "row", "col", "gen", "none")
+
+
+def _exponents(normalization: str, r: float) -> Tuple[float, float]:
+    """Return ``(left, right)`` degree exponents so that ``M = D^left A D^right``."""
+    if normalization == "sym":
+        return -0.5, -0.5
+    if normalization == "row":
+        return -1.0, 0.0
+    if normalization == "col":
+        return 0.0, -1.0
+    if normalization == "gen":
+        if not 0.0 <= r <= 1.0:
+            raise ValueError(f"the generalized normalization needs 0 <= r <= 1, got r={r}")
+        return r - 1.0, -r
+    if normalization == "none":
+        return 0.0, 0.0
+    raise ValueError(f"unknown normalization {normalization!r}; choose one of {NORMALIZATIONS}")
+
+
+def normalized_adjacency(
+    edge_index: Tensor,
+    num_nodes: int,
+    normalization: str = "sym",
+    r: float = 0.5,
+    add_self_loops: bool = True,
+    edge_weight: Optional[Tensor] = None,
+    dtype: torch.dtype = torch.float32,
+) -> Tensor:
+    r"""Build :math:`D^{a} (A + I) D^{b}` as a ``torch.sparse_csr_tensor``.
+
+    Args:
+        edge_index: ``[2, E]`` long tensor, ``edge_index[0]`` sources and
+            ``edge_index[1]`` targets; duplicate edges are summed.
+        num_nodes: number of nodes :math:`N`.
+        normalization: ``"sym"``, ``"row"``, ``"col"``, ``"gen"`` or ``"none"``.
+        r: exponent of the ``"gen"`` normalization :math:`D^{r-1} A D^{-r}`.
+        add_self_loops: add :math:`I` (existing self-loops are replaced by
+            weight-1 loops, as in :func:`torch_geometric.utils.add_remaining_self_loops`).
+        edge_weight: optional ``[E]`` edge weights (default all ones).
+        dtype: floating dtype of the values.
+
+    Returns:
+        An ``[N, N]`` sparse CSR tensor on ``edge_index``'s device. Rows of
+        nodes with zero degree are zero (no division by zero).
+    """
+    validate_edge_index(edge_index, num_nodes)
+    left, right = _exponents(normalization, r)
+    device = edge_index.device
+    src, dst = edge_index[0].long(), edge_index[1].long()
+    if edge_weight is None:
+        weight = torch.ones(src.numel(), dtype=dtype, device=device)
+    else:
+        if edge_weight.numel() != src.numel():
+            raise ValueError(
+                f"edge_weight has {edge_weight.numel()} entries but edge_index has {src.numel()} edges"
+            )
+        weight = edge_weight.to(dtype)
+    if add_self_loops:
+        keep = src != dst
+        loop = torch.arange(num_nodes, device=device)
+        src = torch.cat([src[keep], loop])
+        dst = torch.cat([dst[keep], loop])
+        weight = torch.cat([weight[keep], torch.ones(num_nodes, dtype=dtype, device=device)])
+    deg = torch.zeros(num_nodes, dtype=dtype, device=device).index_add_(0, dst, weight)
+    if left != 0.0 or right != 0.0:
+        positive = deg > 0
+        scale_left = torch.where(positive, deg.clamp_min(1e-300).pow(left), torch.zeros_like(deg))
+        scale_right = torch.where(positive, deg.clamp_min(1e-300).pow(right), torch.zeros_like(deg))
+        # Nodes with zero in-degree have an all-zero row; their column scale
+        # uses the same degree vector and is zeroed the same way.
+        weight = scale_left[dst] * weight * scale_right[src]
+    coo = torch.sparse_coo_tensor(
+        torch.stack([dst, src]), weight, (num_nodes, num_nodes), check_invariants=False
+    )
+    return coo.coalesce().to_sparse_csr()
+
+
+# Cache keyed weakly by the edge_index tensor, so matrices die with their graph.
+_CACHE: "weakref.WeakKeyDictionary[Tensor, Dict[tuple, Tensor]]" = weakref.WeakKeyDictionary()
+
+
+def cached_adjacency(
+    edge_index: Tensor,
+    num_nodes: int,
+    normalization: str = "sym",
+    r: float = 0.5,
+    add_self_loops: bool = True,
+    dtype: torch.dtype = torch.float32,
+    device: Optional[torch.device] = None,
+) -> Tensor:
+    """:func:`normalized_adjacency`, memoized per ``edge_index`` tensor object.
+
+    The cache holds a weak reference to ``edge_index``: when the graph is
+    freed, so are its matrices. Mutating ``edge_index`` in place after a call
+    is not detected; build a new tensor instead.
+    """
+    device = torch.device(device) if device is not None else edge_index.device
+    key = (num_nodes, normalization, float(r), add_self_loops, dtype, str(device))
+    per_graph = _CACHE.setdefault(edge_index, {})
+    if key not in per_graph:
+        per_graph[key] = normalized_adjacency(
+            edge_index.to(device), num_nodes, normalization, r, add_self_loops, dtype=dtype
+        )
+    return per_graph[key]
+
+
+def _is_torch_sparse_tensor(adj: Any) -> bool:
+    return type(adj).__name__ == "SparseTensor" and hasattr(adj, "csr")
+
+
+def to_torch_csr(adj: Any) -> Tensor:
+    """Convert a ``torch_sparse.SparseTensor`` or any ``torch.sparse`` layout to CSR."""
+    if _is_torch_sparse_tensor(adj):
+        rowptr, col, value = adj.csr()
+        if value is None:
+            value = torch.ones(col.numel(), device=col.device)
+        return torch.sparse_csr_tensor(rowptr, col, value, adj.sizes())
+    if isinstance(adj, Tensor):
+        if adj.layout == torch.sparse_csr:
+            return adj
+        if adj.layout == torch.sparse_coo:
+            return adj.coalesce().to_sparse_csr()
+        if adj.layout == torch.strided:
+            return adj.to_sparse_csr()
+    raise TypeError(f"expected a sparse adjacency (torch.sparse or torch_sparse.SparseTensor), got {type(adj).__name__}")
+
+
+def spmm(adj: Any, x: Tensor) -> Tensor:
+    """Sparse-dense product ``adj @ x`` for torch sparse (CSR/COO), ``SparseTensor`` or dense ``adj``."""
+    if _is_torch_sparse_tensor(adj):
+        return adj.matmul(x)
+    if isinstance(adj, Tensor):
+        if adj.size(-1) != x.size(0):
+            raise ValueError(f"adjacency has {adj.size(-1)} columns but x has {x.size(0)} rows")
+        if adj.layout == torch.strided:
+            return adj @ x
+        if adj.dtype != x.dtype:
+            adj = adj.to(x.dtype)
+        return torch.sparse.mm(adj, x)
+    raise TypeError(f"cannot multiply an adjacency of type {type(adj).__name__}")

@@ -1,0 +1,1 @@
+"""Layers and models that drop into ordinary PyG models."""

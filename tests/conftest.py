@@ -1,0 +1,38 @@
+"""Shared fixtures: real-data root, small synthetic graphs, determinism."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def data_root() -> Path | None:
+    root = os.environ.get("SCALEGNN_DATA")
+    return Path(root) if root else None
+
+
+@pytest.fixture
+def real_data_root() -> Path:
+    """The read-only root of real datasets; skips (or fails under SCALEGNN_REQUIRE_DATA=1) when absent."""
+    root = data_root()
+    if root is None or not root.is_dir():
+        if os.environ.get("SCALEGNN_REQUIRE_DATA") == "1":
+            pytest.fail("SCALEGNN_REQUIRE_DATA=1 but SCALEGNN_DATA does not point at a data folder")
+        pytest.skip("real datasets not available: set SCALEGNN_DATA")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Derived files (processed/ folders, caches) go to a per-session temp dir, never the data root."""
+    monkeypatch.setenv("SCALEGNN_CACHE", str(tmp_path_factory.getbasetemp() / "scalegnn-cache"))
+
+
+@pytest.fixture
+def seed():
+    torch.manual_seed(0)
+    return 0
