@@ -1,0 +1,384 @@
+r"""minCUT pooling on sparse mini-batches (and a safe dense path).
+
+Bianchi, Grattarola and Alippi, "Spectral Clustering with Graph Neural
+Networks for Graph Pooling", ICML 2020.
+
+PyG ships only :func:`torch_geometric.nn.dense_mincut_pool`, which takes a
+dense ``[B, N_max, N_max]`` adjacency. :func:`sparse_mincut_pool` computes the
+same four outputs from ``edge_index`` / ``batch`` with sparse products and
+per-graph (segment) reductions only:
+
+* ``A S`` is one sparse-dense product (``torch.sparse.mm``, ``O(E + N K)``);
+* the per-graph products ``S_b^T X_b``, ``S_b^T (A S)_b``, ``S_b^T S_b`` are
+  segment sums of node-wise outer products, evaluated over chunks of nodes so
+  that the transient ``chunk x K x F`` block stays bounded (``O(N (K + F))``
+  saved for backward, never ``N x N`` and never ``N x K x F``);
+* the degree term ``Tr(S^T D S) = sum_n d_n ||s_n||^2`` is a scatter.
+
+Conventions are PyG's (they are the ones checked by the tests against
+``dense_mincut_pool`` on ``to_dense_adj`` / ``to_dense_batch`` of the same
+batch): an edge ``(j, i)`` of ``edge_index`` is the dense entry
+``adj[b, j, i]`` (duplicates summed), degrees are row sums of ``adj`` (i.e.
+weighted out-degree ``scatter(w, edge_index[0])``), ``softmax(s / temp)`` is
+taken inside, both losses are averaged over the graphs of the batch, the
+pooled adjacency has its diagonal zeroed and is normalized as
+``D^{-1/2} A' D^{-1/2}`` with ``sqrt(d) + 1e-15`` in the denominators.
+
+Numerical safety (the only places where the result differs from PyG's, which
+returns NaN there):
+
+* a graph without edges (``Tr(S^T D S) = 0``) gets a minCUT loss of 0
+  instead of ``-0/0``;
+* a pooled node with zero pooled degree (e.g. every cluster of an edgeless
+  graph) keeps a zero row/column, and its gradient is 0 instead of NaN
+  (``d/dd sqrt(d)`` at 0);
+* an empty graph id inside the batch (``batch = [0, 0, 2]``) yields zero
+  pooled features/adjacency and zero losses for that graph.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor
+
+from scalegnn.data.validate import validate_edge_index
+
+__all__ = ["MinCutPool", "MinCutOutput", "sparse_mincut_pool", "dense_mincut_pool", "EPS"]
+
+EPS = 1e-15  # the constant of PyG's dense_mincut_pool
+
+# Elements of the transient ``chunk x P x Q`` outer-product block (per chunk).
+_CHUNK_ELEMENTS = 1 << 22
+
+
+class MinCutOutput(NamedTuple):
+    """Pooled graph and auxiliary losses (unpacks like PyG's 4-tuple)."""
+
+    x: Tensor  #: pooled features ``[B, K, F]``
+    adj: Tensor  #: pooled, normalized adjacency ``[B, K, K]`` with zero diagonal
+    mincut_loss: Tensor  #: scalar, mean over graphs of ``-Tr(S^T A S) / Tr(S^T D S)``
+    ortho_loss: Tensor  #: scalar, mean over graphs of ``||S^T S/||S^T S||_F - I/sqrt(K)||_F``
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+def _segment_outer(a: Tensor, b: Tensor, batch: Optional[Tensor], num_graphs: int) -> Tensor:
+    r"""Per-graph ``a_g^T b_g``: ``out[g] = sum_{n: batch[n] = g} a[n]^T b[n]``, shape ``[B, P, Q]``.
+
+    One graph is a single matmul. Otherwise node-wise outer products are summed
+    into their graph with ``index_add`` over chunks of nodes, so the transient
+    block is at most ``_CHUNK_ELEMENTS`` and nothing of size ``N x P x Q`` is
+    kept for backward (``index_add``'s backward needs only the index).
+    """
+    n, p = a.shape
+    q = b.size(1)
+    if batch is None or num_graphs == 1:
+        return (a.t() @ b).unsqueeze(0)
+    out = a.new_zeros(num_graphs, p, q)
+    step = max(1, _CHUNK_ELEMENTS // max(1, p * q))
+    for start in range(0, n, step):
+        end = min(n, start + step)
+        prod = a[start:end].unsqueeze(2) * b[start:end].unsqueeze(1)
+        out = out.index_add(0, batch[start:end], prod)
+    return out
+
+
+def _safe_inv_sqrt(d: Tensor) -> Tensor:
+    """``1 / (sqrt(d) + EPS)`` for ``d > 0`` and 0 elsewhere, with finite gradients."""
+    positive = d > 0
+    root = torch.sqrt(torch.where(positive, d, torch.ones_like(d)))
+    return torch.where(positive, 1.0 / (root + EPS), torch.zeros_like(d))
+
+
+def _finish(
+    out_adj: Tensor, mincut_num: Tensor, mincut_den: Tensor, ss: Tensor
+) -> Tuple[Tensor, Tensor, Tensor]:
+    """Losses and the normalized pooled adjacency, shared by the sparse and dense paths."""
+    k = out_adj.size(-1)
+    positive = mincut_den > 0
+    mincut = -torch.where(positive, mincut_num / torch.where(positive, mincut_den, torch.ones_like(mincut_den)),
+                          torch.zeros_like(mincut_num))
+    mincut_loss = mincut.mean()
+
+    ss_norm = torch.linalg.matrix_norm(ss, keepdim=True)  # Frobenius, [B, 1, 1]
+    nonempty = ss_norm > 0
+    ss_unit = torch.where(nonempty, ss / torch.where(nonempty, ss_norm, torch.ones_like(ss_norm)),
+                          torch.zeros_like(ss))
+    eye = torch.eye(k, dtype=ss.dtype, device=ss.device) / (k ** 0.5)
+    ortho = torch.linalg.matrix_norm(ss_unit - eye)
+    ortho = torch.where(nonempty.view(-1), ortho, torch.zeros_like(ortho))
+    ortho_loss = ortho.mean()
+
+    ind = torch.arange(k, device=out_adj.device)
+    out_adj = out_adj.clone()
+    out_adj[:, ind, ind] = 0
+    inv = _safe_inv_sqrt(out_adj.sum(dim=-1))  # [B, K]
+    out_adj = out_adj * inv.unsqueeze(1) * inv.unsqueeze(2)
+    return out_adj, mincut_loss, ortho_loss
+
+
+def _check_clusters(k: int, num_nodes: int) -> None:
+    if k < 2:
+        raise ValueError(f"minCUT pooling needs at least 2 clusters, got num_clusters={k}")
+    if k > num_nodes:
+        raise ValueError(
+            f"num_clusters={k} exceeds the number of nodes in the input ({num_nodes}); "
+            "a graph cannot be pooled into more clusters than it has nodes"
+        )
+
+
+def _check_batch(batch: Tensor, num_nodes: int) -> int:
+    """Validate a PyG batch vector and return the number of graphs."""
+    if not isinstance(batch, Tensor) or batch.dtype not in (torch.int64, torch.int32):
+        raise ValueError(f"batch must be an integer tensor, got {getattr(batch, 'dtype', type(batch).__name__)}")
+    if batch.dim() != 1 or batch.numel() != num_nodes:
+        raise ValueError(f"batch has shape {list(batch.shape)} but there are {num_nodes} nodes; expected [{num_nodes}]")
+    if num_nodes == 0:
+        return 0
+    if int(batch.min()) < 0:
+        raise ValueError("batch contains a negative graph id")
+    if num_nodes > 1:
+        drops = batch[1:] < batch[:-1]
+        if bool(drops.any()):
+            pos = int(drops.nonzero()[0]) + 1
+            raise ValueError(
+                f"batch must be sorted (nodes of each graph contiguous, as PyG's DataLoader makes it); "
+                f"batch[{pos}]={int(batch[pos])} follows batch[{pos - 1}]={int(batch[pos - 1])}"
+            )
+    return int(batch[-1]) + 1
+
+
+# ---------------------------------------------------------------------------
+# sparse path
+# ---------------------------------------------------------------------------
+def sparse_mincut_pool(
+    x: Tensor,
+    edge_index: Tensor,
+    s: Tensor,
+    batch: Optional[Tensor] = None,
+    edge_weight: Optional[Tensor] = None,
+    temp: float = 1.0,
+) -> MinCutOutput:
+    r"""minCUT pooling of a (batch of) sparse graph(s), equal to PyG's ``dense_mincut_pool``.
+
+    Args:
+        x: node features ``[N, F]`` (or ``[N]``, treated as ``F = 1``).
+        edge_index: ``[2, E]``; edge ``(j, i)`` is the dense entry ``A[j, i]``.
+            Edges must stay inside their graph.
+        s: assignment logits ``[N, K]`` (softmax over ``K`` is applied here).
+        batch: sorted graph id of every node (PyG mini-batch); ``None`` is one graph.
+        edge_weight: optional ``[E]`` nonnegative edge weights (gradients flow to them).
+        temp: softmax temperature, as in PyG.
+
+    Returns:
+        :class:`MinCutOutput` ``(x [B, K, F], adj [B, K, K], mincut_loss, ortho_loss)``,
+        the values of ``dense_mincut_pool(to_dense_batch(x), to_dense_adj(...),
+        to_dense_batch(s), mask)`` up to the numerical-safety cases in the module doc.
+        Memory is ``O(E + N (K + F) + B K max(K, F))``.
+    """
+    if not isinstance(x, Tensor) or not isinstance(s, Tensor):
+        raise TypeError("x and s must be torch tensors")
+    if x.dim() == 1:
+        x = x.unsqueeze(-1)
+    if x.dim() != 2:
+        raise ValueError(f"x must be [num_nodes, channels], got shape {list(x.shape)}")
+    if s.dim() != 2:
+        raise ValueError(f"s must be [num_nodes, num_clusters], got shape {list(s.shape)}")
+    n = x.size(0)
+    if s.size(0) != n:
+        raise ValueError(
+            f"features and assignments disagree: x has {n} rows (nodes) but s has {s.size(0)}"
+        )
+    if not torch.is_floating_point(x) or not torch.is_floating_point(s):
+        raise ValueError(f"x and s must be floating point, got {x.dtype} and {s.dtype}")
+    k = s.size(1)
+    _check_clusters(k, n)
+    validate_edge_index(edge_index, n)
+    src, dst = edge_index[0].long(), edge_index[1].long()
+    if batch is None:
+        num_graphs = 1
+    else:
+        num_graphs = _check_batch(batch, n)
+        batch = batch.long()
+        if src.numel() and bool((batch[src] != batch[dst]).any()):
+            e = int((batch[src] != batch[dst]).nonzero()[0])
+            raise ValueError(
+                f"edge {e} ({int(src[e])} -> {int(dst[e])}) joins graph {int(batch[src[e]])} "
+                f"and graph {int(batch[dst[e]])}; edges must stay inside their graph"
+            )
+    dtype = torch.promote_types(x.dtype, s.dtype)
+    if edge_weight is None:
+        weight = torch.ones(src.numel(), dtype=dtype, device=x.device)
+    else:
+        if edge_weight.dim() != 1 or edge_weight.numel() != src.numel():
+            raise ValueError(
+                f"edge_weight has shape {list(edge_weight.shape)} but edge_index has {src.numel()} edges"
+            )
+        weight = edge_weight.to(dtype)
+
+    s = torch.softmax(s / temp if temp != 1.0 else s, dim=-1).to(dtype)
+    x = x.to(dtype)
+
+    # A S with A[j, i] = w for edge (j, i): (A S)[j] = sum_{(j, i)} w s[i].
+    adj = torch.sparse_coo_tensor(torch.stack([src, dst]), weight, (n, n), check_invariants=False)
+    a_s = torch.sparse.mm(adj, s)
+
+    out = _segment_outer(s, x, batch, num_graphs)  # S^T X
+    out_adj = _segment_outer(s, a_s, batch, num_graphs)  # S^T A S
+    ss = _segment_outer(s, s, batch, num_graphs)  # S^T S
+
+    mincut_num = torch.diagonal(out_adj, dim1=-2, dim2=-1).sum(-1)
+    deg = torch.zeros(n, dtype=dtype, device=x.device).index_add(0, src, weight)  # row sums of A
+    per_node = deg * (s * s).sum(-1)
+    if batch is None:
+        mincut_den = per_node.sum().view(1)
+    else:
+        mincut_den = per_node.new_zeros(num_graphs).index_add(0, batch, per_node)
+
+    out_adj, mincut_loss, ortho_loss = _finish(out_adj, mincut_num, mincut_den, ss)
+    return MinCutOutput(out, out_adj, mincut_loss, ortho_loss)
+
+
+# ---------------------------------------------------------------------------
+# dense path
+# ---------------------------------------------------------------------------
+def dense_mincut_pool(
+    x: Tensor, adj: Tensor, s: Tensor, mask: Optional[Tensor] = None, temp: float = 1.0
+) -> MinCutOutput:
+    """Drop-in for PyG's ``dense_mincut_pool`` (same inputs, same values), NaN-safe.
+
+    ``x [B, N, F]``, ``adj [B, N, N]``, ``s [B, N, K]`` logits, optional ``mask [B, N]``
+    (2-D inputs are one graph). Differs from PyG only where PyG returns NaN (see
+    the module doc). Memory ``O(B N^2)``: use :func:`sparse_mincut_pool` for large graphs.
+    """
+    x = x.unsqueeze(0) if x.dim() == 2 else x
+    adj = adj.unsqueeze(0) if adj.dim() == 2 else adj
+    s = s.unsqueeze(0) if s.dim() == 2 else s
+    if x.dim() != 3 or adj.dim() != 3 or s.dim() != 3:
+        raise ValueError("dense inputs must be x [B, N, F], adj [B, N, N], s [B, N, K]")
+    b, n, _ = x.shape
+    if s.shape[:2] != (b, n):
+        raise ValueError(
+            f"features and assignments disagree: x is {list(x.shape)} but s is {list(s.shape)}"
+        )
+    if adj.shape != (b, n, n):
+        raise ValueError(f"adj must be [{b}, {n}, {n}] to match x, got {list(adj.shape)}")
+    k = s.size(-1)
+    _check_clusters(k, n)
+    s = torch.softmax(s / temp if temp != 1.0 else s, dim=-1)
+    if mask is not None:
+        if mask.shape != (b, n):
+            raise ValueError(f"mask must be [{b}, {n}], got {list(mask.shape)}")
+        m = mask.view(b, n, 1).to(x.dtype)
+        x, s = x * m, s * m
+    out = s.transpose(1, 2) @ x
+    out_adj = s.transpose(1, 2) @ adj @ s
+    mincut_num = torch.diagonal(out_adj, dim1=-2, dim2=-1).sum(-1)
+    deg = adj.sum(-1)  # [B, N]
+    mincut_den = (deg * (s * s).sum(-1)).sum(-1)
+    ss = s.transpose(1, 2) @ s
+    out_adj, mincut_loss, ortho_loss = _finish(out_adj, mincut_num, mincut_den, ss)
+    return MinCutOutput(out, out_adj, mincut_loss, ortho_loss)
+
+
+# ---------------------------------------------------------------------------
+# module
+# ---------------------------------------------------------------------------
+def _is_sparse_adjacency(obj: Any) -> bool:
+    return isinstance(obj, Tensor) and obj.layout in (torch.sparse_coo, torch.sparse_csr) or (
+        type(obj).__name__ == "SparseTensor" and hasattr(obj, "coo")
+    )
+
+
+class MinCutPool(torch.nn.Module):
+    r"""minCUT pooling layer: an MLP computes soft cluster assignments ``S``, then
+    :func:`sparse_mincut_pool` (sparse input) or :func:`dense_mincut_pool` (dense input).
+
+    Args:
+        in_channels: node feature size ``F``.
+        num_clusters: number of clusters ``K >= 2``.
+        mlp_hidden: hidden sizes of the assignment MLP (``()`` = a single linear
+            layer, the setting of the paper's experiments and PyG's example).
+        act: activation between MLP layers (default ReLU).
+        dropout: dropout before every MLP layer.
+        temp: softmax temperature.
+
+    ``forward(x, edge_index, batch=None, edge_weight=None)`` for a PyG
+    mini-batch (``edge_index`` may also be a ``torch.sparse`` tensor), or
+    ``forward(x, adj, mask=None)`` with dense ``x [B, N, F]``, ``adj [B, N, N]``.
+    Returns :class:`MinCutOutput` ``(x_pool, adj_pool, mincut_loss, ortho_loss)``.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        num_clusters: int,
+        mlp_hidden: Sequence[int] = (),
+        act: Optional[torch.nn.Module] = None,
+        dropout: float = 0.0,
+        temp: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if num_clusters < 2:
+            raise ValueError(f"minCUT pooling needs at least 2 clusters, got num_clusters={num_clusters}")
+        if in_channels < 1:
+            raise ValueError(f"in_channels must be positive, got {in_channels}")
+        self.in_channels = in_channels
+        self.num_clusters = num_clusters
+        self.temp = temp
+        layers = []
+        sizes = [in_channels, *mlp_hidden, num_clusters]
+        for i in range(len(sizes) - 1):
+            if dropout > 0:
+                layers.append(torch.nn.Dropout(dropout))
+            layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+            if i < len(sizes) - 2:
+                layers.append(act if act is not None else torch.nn.ReLU())
+        self.mlp = torch.nn.Sequential(*layers)
+
+    def reset_parameters(self) -> None:
+        for layer in self.mlp:
+            if hasattr(layer, "reset_parameters"):
+                layer.reset_parameters()
+
+    def logits(self, x: Tensor) -> Tensor:
+        """Assignment logits ``MLP(x)`` (``[..., K]``)."""
+        if x.size(-1) != self.in_channels:
+            raise ValueError(f"x has {x.size(-1)} channels but MinCutPool expects in_channels={self.in_channels}")
+        return self.mlp(x)
+
+    def assign(self, x: Tensor) -> Tensor:
+        """Soft cluster assignments ``softmax(MLP(x) / temp)``; ``argmax(-1)`` gives hard clusters."""
+        z = self.logits(x)
+        return torch.softmax(z / self.temp if self.temp != 1.0 else z, dim=-1)
+
+    def forward(
+        self,
+        x: Tensor,
+        edge_index: Any,
+        batch: Optional[Tensor] = None,
+        edge_weight: Optional[Tensor] = None,
+        mask: Optional[Tensor] = None,
+    ) -> MinCutOutput:
+        if isinstance(edge_index, Tensor) and edge_index.layout == torch.strided and torch.is_floating_point(edge_index):
+            if batch is not None or edge_weight is not None:
+                raise ValueError("the dense path takes (x, adj, mask=...); batch/edge_weight belong to the sparse path")
+            return dense_mincut_pool(x, edge_index, self.logits(x), mask, self.temp)
+        if mask is not None:
+            raise ValueError("mask is for the dense path; the sparse path takes a batch vector")
+        if _is_sparse_adjacency(edge_index):
+            if isinstance(edge_index, Tensor):
+                coo = edge_index.to_sparse_coo().coalesce() if edge_index.layout != torch.sparse_coo else edge_index.coalesce()
+                ei, edge_weight = coo.indices(), coo.values()
+            else:
+                row, col, val = edge_index.coo()
+                ei, edge_weight = torch.stack([row, col]), val
+            edge_index = ei
+        if x.dim() != 2:
+            raise ValueError(f"the sparse path needs x [num_nodes, channels], got shape {list(x.shape)}")
+        return sparse_mincut_pool(x, edge_index, self.logits(x), batch, edge_weight, self.temp)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, num_clusters={self.num_clusters}, temp={self.temp}"
