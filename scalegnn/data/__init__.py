@@ -1,9 +1,23 @@
 """Datasets, synthetic graphs, normalized sparse adjacency and input validation."""
 from scalegnn.data.adjacency import cached_adjacency, normalized_adjacency, spmm, to_torch_csr
+from scalegnn.data.datasets import (
+    DatasetNotFoundError,
+    cache_dir,
+    dataset_root,
+    dataset_status,
+    load_dataset,
+    split_edges,
+)
 from scalegnn.data.loaded import LoadedDataset
 from scalegnn.data.validate import validate_edge_index, validate_features, validate_graph, validate_node_ids
 
 __all__ = [
+    "DatasetNotFoundError",
+    "cache_dir",
+    "dataset_root",
+    "dataset_status",
+    "load_dataset",
+    "split_edges",
     "LoadedDataset",
     "cached_adjacency",
     "normalized_adjacency",

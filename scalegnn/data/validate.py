@@ -79,8 +79,14 @@ def validate_node_ids(ids: Tensor, num_nodes: int, name: str = "node ids") -> No
         raise ValueError(f"{name} contains id {bad}, out of range for a graph with {num_nodes} nodes")
 
 
-def validate_graph(data: Any) -> None:
+def validate_graph(data: Any, task: Optional[str] = None) -> None:
     """Validate a PyG ``Data`` object (or anything with the same attributes).
+
+    Args:
+        data: the graph (a ``Data`` or a ``Batch``).
+        task: ``"node"``/``"link"``: ``y`` (if any) must have one row per node;
+            ``"graph"``: one row per graph (``data.num_graphs``, 1 for a single
+            ``Data``); ``None`` accepts either.
 
     Raises:
         ValueError: with a plain message for an empty graph, a non-integer or
@@ -102,10 +108,13 @@ def validate_graph(data: Any) -> None:
     if x is not None:
         validate_features(x, num_nodes)
     y = getattr(data, "y", None)
-    if y is not None and isinstance(y, Tensor) and y.dim() > 0 and y.size(0) != num_nodes:
-        # Graph-level labels (one per graph) are legitimate on a batched graph.
-        num_graphs = getattr(data, "num_graphs", None)
-        if not (num_graphs is not None and y.size(0) == num_graphs):
+    if y is not None and isinstance(y, Tensor) and y.dim() > 0:
+        # Graph-level labels: one per graph (a single Data is one graph).
+        num_graphs = getattr(data, "num_graphs", None) or 1
+        if task == "graph":
+            if y.size(0) != num_graphs:
+                raise ValueError(f"y has {y.size(0)} graph labels but there are {num_graphs} graph(s)")
+        elif y.size(0) != num_nodes and (task is not None or y.size(0) != num_graphs):
             raise ValueError(f"y has {y.size(0)} labels but the graph has {num_nodes} nodes")
     for key in ("train_mask", "val_mask", "test_mask"):
         mask = getattr(data, key, None)

@@ -1,0 +1,279 @@
+"""``load_dataset``: one entry point for every dataset the library trains on.
+
+Names (case-insensitive):
+
+* ``None`` / ``"default"`` / ``"cora-bundled"``: Cora shipped inside the package
+  (no data root, no network).
+* Planetoid ``Cora``, ``CiteSeer``, ``PubMed`` (public split; node task, ``acc``).
+* TU ``PROTEINS``, ``ENZYMES``, ``MUTAG``, ``Mutagenicity``, ``DD``, ... (or
+  ``"TU:<NAME>"`` for any TU Dortmund set; graph task, ``acc``, empty split:
+  callers make stratified splits).
+* SEAL networks ``USAir``, ``NS``, ``PB``, ``Yeast``, ``Celegans``, ``Power``,
+  ``Router``, ``Ecoli``, ``BlogCatalog``, the edge lists ``arxiv-collab``,
+  ``facebook`` and ``<Name>-txt`` (link task, ``auc``; ``split={}`` unless
+  ``split_edges=True``, then a seeded 85/5/10 split, see :func:`split_edges`).
+* OGB ``ogbn-*``, ``ogbl-*``, ``ogbg-*`` (the dataset's own split and ``Evaluator``).
+* ``synthetic-*``: generated graphs (:func:`scalegnn.data.synthetic.load_synthetic`).
+
+The data root is the ``root`` argument, else ``$SCALEGNN_DATA``, else
+``~/.scalegnn/data``; its layout is ``Planetoid/<Name>/raw``, ``TU/<NAME>/raw``,
+``SEAL/...`` and ``OGB/<ogb_name_with_underscores>/`` (OGB's own layout).
+
+**The data root is only read.** Derived files (PyG ``processed/`` folders)
+go to the cache, ``$SCALEGNN_CACHE`` or ``~/.cache/scalegnn``. When a dataset
+is missing locally and ``download=True`` (and ``$SCALEGNN_OFFLINE`` is not
+set), its files are downloaded into the data root at the path above if the
+root is writable, else into ``<cache>/downloads/``; a failed or impossible
+download raises :class:`DatasetNotFoundError` naming the expected path.
+Downloads never prompt and time out instead of hanging.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from scalegnn.data._paths import DatasetNotFoundError, cache_dir, dataset_root, offline
+from scalegnn.data.loaded import LoadedDataset
+from scalegnn.data.validate import validate_graph
+
+__all__ = [
+    "load_dataset",
+    "dataset_root",
+    "cache_dir",
+    "dataset_status",
+    "known_datasets",
+    "expected_path",
+    "split_edges",
+    "DatasetNotFoundError",
+    "DatasetSpec",
+    "DEFAULT_DATASET",
+]
+
+DEFAULT_DATASET = "cora-bundled"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A known dataset: its canonical name, family, task and file location under the root."""
+
+    name: str
+    family: str  # "bundled", "planetoid", "tu", "seal", "ogb"
+    task: str
+    relpath: str  # expected location relative to the data root ("" for bundled)
+    description: str = ""
+
+
+def _registry() -> Dict[str, DatasetSpec]:
+    from scalegnn.data.planetoid import PLANETOID_NAMES
+    from scalegnn.data.seal_networks import SEAL_EDGELISTS, SEAL_MAT_NAMES
+    from scalegnn.data.tu import TU_NAMES
+
+    specs: List[DatasetSpec] = [
+        DatasetSpec(DEFAULT_DATASET, "bundled", "node", "", "Cora shipped in the package (default)")
+    ]
+    specs += [DatasetSpec(n, "planetoid", "node", f"Planetoid/{n}/raw", "citation graph, public split")
+              for n in PLANETOID_NAMES]
+    specs += [DatasetSpec(n, "tu", "graph", f"TU/{n}/raw", "TU graph classification") for n in TU_NAMES]
+    specs += [DatasetSpec(n, "seal", "link", f"SEAL/{n}.mat", "SEAL link-prediction network")
+              for n in SEAL_MAT_NAMES]
+    specs.append(DatasetSpec("BlogCatalog", "seal", "link", "SEAL/BlogCatalog.mat",
+                             "social network with 39 multi-label groups"))
+    specs += [DatasetSpec(n, "seal", "link", f"SEAL/raw/{f}", "edge list") for n, (f, _) in SEAL_EDGELISTS.items()]
+    from scalegnn.data.ogb_datasets import OGB_NAMES, ogb_dir_name
+
+    specs += [DatasetSpec(n, "ogb", {"ogbn": "node", "ogbl": "link", "ogbg": "graph"}[n[:4]],
+                          f"OGB/{ogb_dir_name(n)}", "Open Graph Benchmark") for n in OGB_NAMES]
+    return {s.name.lower(): s for s in specs}
+
+
+def known_datasets() -> List[DatasetSpec]:
+    """Every dataset with a fixed name (``synthetic-*`` and other OGB names are also accepted)."""
+    return list(_registry().values())
+
+
+def expected_path(name: str, root=None) -> Path:
+    """Where the files of dataset ``name`` are expected under the data root."""
+    spec = _spec(name)
+    if spec.family == "bundled":
+        from scalegnn.data.bundled import CORA_NPZ
+
+        return CORA_NPZ
+    return dataset_root(root) / spec.relpath
+
+
+def _spec(name: str) -> DatasetSpec:
+    reg = _registry()
+    key = name.lower()
+    if key in ("default", "cora_bundled", "bundled"):
+        key = DEFAULT_DATASET
+    if key in reg:
+        return reg[key]
+    if key.startswith(("ogbn-", "ogbl-", "ogbg-")):
+        from scalegnn.data.ogb_datasets import ogb_dir_name
+
+        return DatasetSpec(name, "ogb", {"ogbn": "node", "ogbl": "link", "ogbg": "graph"}[key[:4]],
+                           f"OGB/{ogb_dir_name(name)}")
+    if key.startswith("tu:"):
+        tu = name.split(":", 1)[1]
+        return DatasetSpec(tu, "tu", "graph", f"TU/{tu}/raw")
+    close = sorted(s.name for s in reg.values() if key[:3] in s.name.lower())
+    hint = f" Did you mean one of {close}?" if close else ""
+    raise ValueError(
+        f"unknown dataset {name!r}.{hint} Known names: {sorted(s.name for s in reg.values())}; "
+        f"also 'synthetic-*', any 'ogbn-/ogbl-/ogbg-' OGB name and 'TU:<NAME>'."
+    )
+
+
+def _present(spec: DatasetSpec, root: Path) -> bool:
+    if spec.family == "bundled":
+        from scalegnn.data.bundled import CORA_NPZ
+
+        return CORA_NPZ.is_file()
+    path = root / spec.relpath
+    if spec.family == "planetoid":
+        from scalegnn.data.planetoid import has_raw
+
+        return has_raw(path, spec.name)
+    if spec.family == "tu":
+        from scalegnn.data.tu import has_raw
+
+        return has_raw(path, spec.name)
+    if spec.family == "ogb":
+        return (path / "raw").is_dir()
+    if spec.family == "seal" and not path.is_file() and path.suffix == ".mat":
+        return (root / "SEAL" / "raw" / f"{spec.name}.txt").is_file()
+    return path.is_file()
+
+
+def dataset_status(root=None) -> List[Dict[str, Any]]:
+    """Every known dataset with whether it is present under the data root and where it is expected.
+
+    Returns a list of dicts ``{"name", "family", "task", "present", "path"}``
+    (``path`` is the expected location, a string), in registry order; used by
+    the ``scalegnn datasets`` command.
+    """
+    r = dataset_root(root)
+    rows = []
+    for spec in known_datasets():
+        path = expected_path(spec.name, r)
+        rows.append({"name": spec.name, "family": spec.family, "task": spec.task,
+                     "present": _present(spec, r), "path": str(path)})
+    return rows
+
+
+def split_edges(data, val: float = 0.05, test: float = 0.1, seed: int = 0) -> dict:
+    """Seeded train/valid/test edge split in OGB's layout; see :func:`scalegnn.data.seal_networks.split_edges`."""
+    from scalegnn.data.seal_networks import split_edges as _split
+
+    return _split(data, val=val, test=test, seed=seed)
+
+
+def load_dataset(name: Optional[str] = None, root=None, *, download: bool = True, **kwargs: Any) -> LoadedDataset:
+    """Load dataset ``name`` as a :class:`~scalegnn.data.loaded.LoadedDataset`.
+
+    Args:
+        name: a dataset name (see the module docstring); ``None`` or
+            ``"default"`` gives the bundled Cora.
+        root: the data root (default ``$SCALEGNN_DATA``, else ``~/.scalegnn/data``).
+        download: fetch missing files (PyG / OGB download) when possible. With
+            ``False`` (or ``$SCALEGNN_OFFLINE=1``) a missing dataset raises
+            :class:`DatasetNotFoundError` naming the expected path.
+        **kwargs: family options: ``seed`` (synthetic), ``split_edges=True`` plus
+            ``val``/``test``/``seed`` (SEAL networks), ``meta_dict`` (a local OGB
+            dataset not in OGB's master list), ``use_node_attr`` etc. (TU).
+
+    Every single graph returned (``data``) has passed
+    :func:`~scalegnn.data.validate.validate_graph`; for graph collections every
+    graph is validated.
+    """
+    start = time.perf_counter()
+    if name is None or str(name).lower() in ("default", DEFAULT_DATASET, "cora_bundled", "bundled"):
+        ds = _load_bundled()
+    elif str(name).lower().startswith("synthetic-"):
+        from scalegnn.data.synthetic import load_synthetic  # written separately; imported lazily
+
+        ds = load_synthetic(name, **kwargs) if kwargs else load_synthetic(name, seed=0)
+    else:
+        spec = _spec(str(name))
+        r = dataset_root(root)
+        loader = {"planetoid": _load_planetoid, "tu": _load_tu, "seal": _load_seal, "ogb": _load_ogb}[spec.family]
+        ds = loader(spec, r, download and not offline(), **kwargs)
+    if ds.data is not None:
+        validate_graph(ds.data, task=ds.task)
+    elif ds.graphs is not None and not ds.info.get("validated"):
+        for i in range(len(ds.graphs)):
+            try:
+                validate_graph(ds.graphs[i], task="graph")
+            except ValueError as err:
+                raise ValueError(f"{ds.name} graph {i}: {err}") from err
+    ds.info.setdefault("load_seconds", time.perf_counter() - start)
+    return ds
+
+
+# ---------------------------------------------------------------- families
+
+
+def _load_bundled() -> LoadedDataset:
+    from scalegnn.data.bundled import CORA_NPZ, load_cora
+
+    data = load_cora()
+    return LoadedDataset(
+        name="Cora", task="node", data=data, split=_mask_split(data),
+        num_features=data.x.size(1), num_classes=int(data.y.max()) + 1, metric="acc",
+        info={"source": str(CORA_NPZ), "bundled": True, "local": True},
+    )
+
+
+def _mask_split(data) -> Dict[str, Any]:
+    return {
+        "train": data.train_mask.nonzero().view(-1),
+        "valid": data.val_mask.nonzero().view(-1),
+        "test": data.test_mask.nonzero().view(-1),
+    }
+
+
+def _load_planetoid(spec: DatasetSpec, root: Path, download: bool, **kwargs) -> LoadedDataset:
+    from scalegnn.data.planetoid import load_planetoid_data
+
+    if kwargs:
+        raise TypeError(f"unexpected options for Planetoid {spec.name}: {sorted(kwargs)}")
+    data, raw_dir = load_planetoid_data(spec.name, root, download=download)
+    return LoadedDataset(
+        name=spec.name, task="node", data=data, split=_mask_split(data),
+        num_features=data.x.size(1), num_classes=int(data.y.max()) + 1, metric="acc",
+        info={"source": str(raw_dir), "local": Path(raw_dir).is_relative_to(root)},
+    )
+
+
+def _load_tu(spec: DatasetSpec, root: Path, download: bool, **kwargs) -> LoadedDataset:
+    from scalegnn.data.tu import load_tu_dataset
+
+    graphs, raw_dir = load_tu_dataset(spec.name, root, download=download, **kwargs)
+    return LoadedDataset(
+        name=spec.name, task="graph", graphs=graphs, split={},
+        num_features=graphs.num_features, num_classes=graphs.num_classes, metric="acc",
+        info={"source": str(raw_dir), "local": Path(raw_dir).is_relative_to(root),
+              "num_graphs": len(graphs), "has_node_features": graphs.num_features > 0},
+    )
+
+
+def _load_seal(spec: DatasetSpec, root: Path, download: bool, *, split_edges: bool = False,
+               val: float = 0.05, test: float = 0.1, seed: int = 0) -> LoadedDataset:
+    from scalegnn.data.seal_networks import load_seal_network, split_edges as _split
+
+    data, path, info = load_seal_network(spec.name, root, download=download)
+    split = _split(data, val=val, test=test, seed=seed) if split_edges else {}
+    labels = getattr(data, "y", None)
+    return LoadedDataset(
+        name=spec.name, task="link", data=data, split=split, num_features=0,
+        num_classes=int(labels.size(1)) if labels is not None else 0, metric="auc",
+        info={"source": str(path), "local": Path(path).is_relative_to(root), **info},
+    )
+
+
+def _load_ogb(spec: DatasetSpec, root: Path, download: bool, **kwargs) -> LoadedDataset:
+    from scalegnn.data.ogb_datasets import load_ogb
+
+    return load_ogb(spec.name, root, download=download, **kwargs)

@@ -1,0 +1,73 @@
+"""Planetoid citation graphs (Cora, CiteSeer, PubMed) with the public split.
+
+Local raw files (``<root>/Planetoid/<Name>/raw/ind.<name>.*``) are read in
+place with PyG's own reader, the one ``torch_geometric.datasets.Planetoid``
+uses, so the result is identical to PyG's and nothing is written anywhere.
+Without local files, the raw files are downloaded from the Planetoid
+repository into ``<root>/Planetoid/<Name>/raw`` when the root is writable,
+else into the cache.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from scalegnn.data._paths import DatasetNotFoundError, cache_dir, download_guard, is_writable, offline
+
+__all__ = ["PLANETOID_NAMES", "planetoid_raw_dir", "load_planetoid_data"]
+
+PLANETOID_NAMES = ("Cora", "CiteSeer", "PubMed")
+RAW_SUFFIXES = ("x", "tx", "allx", "y", "ty", "ally", "graph", "test.index")
+URL = "https://github.com/kimiyoung/planetoid/raw/master/data"
+
+
+def _raw_files(name: str):
+    return [f"ind.{name.lower()}.{s}" for s in RAW_SUFFIXES]
+
+
+def planetoid_raw_dir(root: Path, name: str) -> Path:
+    return Path(root) / "Planetoid" / name / "raw"
+
+
+def has_raw(raw_dir: Path, name: str) -> bool:
+    return all((raw_dir / f).is_file() for f in _raw_files(name))
+
+
+def load_planetoid_data(name: str, root: Path, download: bool = True):
+    """The PyG ``Data`` of Planetoid ``name`` (public split masks), as ``Planetoid(root, name)[0]``."""
+    from torch_geometric.io import read_planetoid_data
+
+    raw_dir = planetoid_raw_dir(root, name)
+    if not has_raw(raw_dir, name):
+        cached = cache_dir() / "downloads" / "Planetoid" / name / "raw"
+        if has_raw(cached, name):
+            raw_dir = cached
+        else:
+            missing = [f for f in _raw_files(name) if not (raw_dir / f).is_file()]
+            if not download or offline():
+                raise DatasetNotFoundError(
+                    f"Planetoid {name} not found: expected the raw files {missing} in {raw_dir}. "
+                    f"Downloading them needs internet access (load_dataset(..., download=True) and "
+                    f"SCALEGNN_OFFLINE unset); or copy the files there / set SCALEGNN_DATA."
+                )
+            target = raw_dir if is_writable(raw_dir) else cached
+            _download(name, target)
+            raw_dir = target
+    return read_planetoid_data(str(raw_dir), name.lower()), raw_dir
+
+
+def _download(name: str, target: Path) -> None:
+    from torch_geometric.data import download_url
+
+    import shutil
+
+    created = not target.exists()
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        with download_guard(name, target):
+            for f in _raw_files(name):
+                if not (target / f).is_file():
+                    download_url(f"{URL}/{f}", str(target), log=True)
+    except BaseException:
+        if created:
+            shutil.rmtree(target, ignore_errors=True)
+        raise

@@ -1,0 +1,77 @@
+"""TU graph-classification datasets (Morris et al. 2020) through PyG's ``TUDataset``.
+
+Local raw files live in ``<root>/TU/<NAME>/raw`` (what ``TUDataset(root, name)``
+expects under ``root/<NAME>/raw``). They are read in place: the dataset is
+rooted at a cache folder whose ``<NAME>/raw`` is a symlink to the raw folder,
+so PyG's ``processed/`` folder is written to the cache, never to the data root.
+Without local files, the TU Dortmund zip is downloaded into
+``<root>/TU/<NAME>/raw`` when the root is writable, else into the cache.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from scalegnn.data._paths import (DatasetNotFoundError, cache_dir, download_guard, is_writable,
+                                  linked_cache_dir, offline)
+
+__all__ = ["TU_NAMES", "tu_raw_dir", "load_tu_dataset"]
+
+# Common TU benchmarks; any other TU Dortmund name is accepted by load_dataset("TU:<NAME>").
+TU_NAMES = (
+    "PROTEINS", "ENZYMES", "MUTAG", "Mutagenicity", "DD", "NCI1", "NCI109", "PTC_MR",
+    "COLLAB", "IMDB-BINARY", "IMDB-MULTI", "REDDIT-BINARY", "REDDIT-MULTI-5K", "FRANKENSTEIN",
+)
+
+
+def tu_raw_dir(root: Path, name: str) -> Path:
+    return Path(root) / "TU" / name / "raw"
+
+
+def has_raw(raw_dir: Path, name: str) -> bool:
+    return all((raw_dir / f"{name}_{k}.txt").is_file() for k in ("A", "graph_indicator"))
+
+
+def load_tu_dataset(name: str, root: Path, download: bool = True, **kwargs):
+    """``TUDataset`` ``name`` reading ``<root>/TU/<name>/raw``; returns ``(dataset, raw_dir)``.
+
+    ``kwargs`` go to ``TUDataset`` (``use_node_attr``, ``use_edge_attr``, ``transform``).
+    """
+    from torch_geometric.datasets import TUDataset
+
+    raw_dir = tu_raw_dir(root, name)
+    if not has_raw(raw_dir, name):
+        cached = cache_dir() / "downloads" / "TU" / name / "raw"
+        if has_raw(cached, name):
+            raw_dir = cached
+        else:
+            if not download or offline():
+                raise DatasetNotFoundError(
+                    f"TU dataset {name} not found: expected {name}_A.txt and {name}_graph_indicator.txt "
+                    f"(and the label files) in {raw_dir}. Downloading needs internet access "
+                    f"(download=True, SCALEGNN_OFFLINE unset); or copy the files there / set SCALEGNN_DATA."
+                )
+            target = raw_dir if is_writable(raw_dir) else cached
+            _download(name, target, TUDataset.url)
+            raw_dir = target
+    base = linked_cache_dir("TU", raw_dir.parent, name, link=("raw",))
+    return TUDataset(str(base), name, **kwargs), raw_dir
+
+
+def _download(name: str, target: Path, url: str) -> None:
+    from torch_geometric.io import fs
+
+    created = not target.exists()
+    target.mkdir(parents=True, exist_ok=True)
+    try:
+        with download_guard(name, target):
+            fs.cp(f"{url}/{name}.zip", str(target), extract=True)
+        inner = target / name
+        if inner.is_dir():
+            for f in inner.iterdir():
+                shutil.move(str(f), str(target / f.name))
+            inner.rmdir()
+    except BaseException:
+        if created:
+            shutil.rmtree(target, ignore_errors=True)
+        raise
