@@ -1,0 +1,185 @@
+r"""Synthetic graphs: degree-corrected stochastic block models with power-law degrees.
+
+The generator is a Chung–Lu model (Chung & Lu, "Connected components in random
+graphs with given expected degree sequences", 2002) with planted blocks, i.e.
+a degree-corrected stochastic block model (Karrer & Newman, 2011):
+
+* every vertex :math:`i` gets a weight :math:`w_i \propto (i + i_0)^{-1/(\gamma-1)}`
+  (shuffled over the vertices), so expected degrees follow a power law
+  :math:`P(d) \propto d^{-\gamma}`; weights are capped at :math:`\sqrt{m}` (the
+  structural cutoff under which Chung–Lu edge probabilities stay :math:`\le 1`);
+* an edge picks its first endpoint :math:`u` with probability :math:`\propto w_u`;
+  with probability ``intra_block_fraction`` its second endpoint is drawn
+  :math:`\propto w` inside the block of :math:`u`, otherwise from the whole graph;
+* self-loops and duplicates are discarded and more edges drawn until the
+  requested count is reached.
+
+Everything is vectorized numpy; memory peaks at about 40 bytes per directed
+edge (≈2.4 GB for 60M directed edges), and the result is deterministic for a
+given ``seed``.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["powerlaw_sbm_graph", "powerlaw_weights"]
+
+_CHUNK = 1 << 22  # edges drawn per vectorized batch (bounds temporary memory)
+_MAX_ROUNDS = 64
+
+
+def powerlaw_weights(num_nodes: int, exponent: Optional[float], max_weight: float,
+                     rng: np.random.Generator) -> np.ndarray:
+    r"""Expected-degree weights with a power-law tail, in random vertex order.
+
+    ``exponent=None`` gives equal weights (a plain, non-degree-corrected SBM).
+    Otherwise :math:`w_r = (r + 1)^{-1/(\gamma - 1)}` for ranks :math:`r`,
+    rescaled so the mean is 1 and clipped at ``max_weight`` times the mean.
+    """
+    if exponent is None:
+        return np.ones(num_nodes, dtype=np.float64)
+    if exponent <= 1.0:
+        raise ValueError(f"exponent must be > 1 for a power law, got {exponent}")
+    w = np.arange(1, num_nodes + 1, dtype=np.float64) ** (-1.0 / (exponent - 1.0))
+    w /= w.mean()
+    np.minimum(w, max_weight, out=w)
+    return w[rng.permutation(num_nodes)]
+
+
+def _sample_from(cum: np.ndarray, lo: np.ndarray, hi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Positions ``p`` with ``cum[p-1] <= r < cum[p]`` for ``r`` uniform in ``[lo, hi)``."""
+    r = lo + rng.random(lo.shape[0]) * (hi - lo)
+    pos = np.searchsorted(cum, r, side="right")
+    return np.minimum(pos, cum.shape[0] - 1)
+
+
+def powerlaw_sbm_graph(
+    num_nodes: int,
+    num_edges: int,
+    num_blocks: int = 1,
+    exponent: Optional[float] = 2.5,
+    intra_block_fraction: float = 0.8,
+    seed: int = 0,
+) -> Tuple[sp.csr_matrix, np.ndarray]:
+    r"""A symmetric power-law graph with planted blocks (degree-corrected SBM).
+
+    Args:
+        num_nodes: number of vertices :math:`n \ge 1`.
+        num_edges: number of **directed** edges, counting both directions of
+            every undirected edge (PyG's ``num_edges`` convention); must be even
+            and at most :math:`n(n-1)`.
+        num_blocks: number of planted blocks (communities). ``1`` gives a plain
+            power-law (Chung–Lu) graph. Blocks have equal sizes (±1) and random
+            members.
+        exponent: power-law exponent :math:`\gamma` of the degree distribution
+            (``2.5`` by default; real social/citation graphs have 2–3). ``None``
+            gives equal expected degrees: a classic SBM / Erdős–Rényi graph.
+        intra_block_fraction: probability that an edge's second endpoint is
+            drawn inside the first endpoint's block; the rest are drawn from the
+            whole graph, so the realized intra-block share is about
+            ``f + (1 - f) / num_blocks``.
+        seed: seed of the ``numpy`` generator; equal seeds give equal graphs.
+
+    Returns:
+        ``(adj, blocks)``: ``adj`` an ``[n, n]`` ``scipy.sparse.csr_matrix``
+        (``float32`` ones, ``int32`` indices when they fit, sorted indices),
+        symmetric, without self-loops or duplicate entries; ``blocks`` an
+        ``int64`` array of block ids in ``[0, num_blocks)``.
+
+    The realized ``adj.nnz`` equals ``num_edges`` **exactly**: duplicates and
+    self-loops are replaced by fresh draws until the undirected count reaches
+    ``num_edges / 2``, and a uniformly random surplus is dropped. Only requests
+    so dense that fresh draws keep colliding (more than a few tens of percent
+    of all vertex pairs, with a heavy tail) can stop short after 64 rounds of
+    redraws; that case raises ``RuntimeError`` rather than returning fewer edges.
+    """
+    num_nodes, num_edges, num_blocks = int(num_nodes), int(num_edges), int(num_blocks)
+    if num_nodes < 1:
+        raise ValueError(f"num_nodes must be >= 1, got {num_nodes}")
+    if num_edges < 0:
+        raise ValueError(f"num_edges must be >= 0, got {num_edges}")
+    if num_edges % 2:
+        raise ValueError(f"num_edges counts both directions of each undirected edge and must be even, got {num_edges}")
+    max_edges = num_nodes * (num_nodes - 1)
+    if num_edges > max_edges:
+        raise ValueError(f"num_edges={num_edges} exceeds n(n-1)={max_edges}, the most a simple graph on {num_nodes} nodes has")
+    if not 1 <= num_blocks <= num_nodes:
+        raise ValueError(f"num_blocks must be in [1, num_nodes={num_nodes}], got {num_blocks}")
+    if not 0.0 <= intra_block_fraction <= 1.0:
+        raise ValueError(f"intra_block_fraction must be in [0, 1], got {intra_block_fraction}")
+
+    rng = np.random.default_rng(seed)
+    n = num_nodes
+    blocks = rng.permutation(n) % num_blocks
+    mean_degree = max(num_edges / n, 1e-12)
+    weights = powerlaw_weights(n, exponent, max(np.sqrt(num_edges) / mean_degree, 1.0), rng)
+
+    # Vertices sorted by block: block b occupies order[start[b]:start[b+1]].
+    order = np.argsort(blocks, kind="stable")
+    start = np.concatenate([[0], np.cumsum(np.bincount(blocks, minlength=num_blocks))])
+    cum = np.cumsum(weights[order])
+    cum_start = np.concatenate([[0.0], cum])[start]  # cumulative weight before each block
+    total = cum[-1]
+
+    target = num_edges // 2
+    keys = np.empty(0, dtype=np.int64)  # undirected edges as u * n + v with u < v, sorted
+    for _ in range(_MAX_ROUNDS):
+        missing = target - keys.shape[0]
+        if missing <= 0:
+            break
+        draw = int(missing * 1.1) + 64
+        fresh = [keys]
+        for lo in range(0, draw, _CHUNK):
+            size = min(_CHUNK, draw - lo)
+            u_pos = _sample_from(cum, np.zeros(size), np.full(size, total), rng)
+            u = order[u_pos]
+            b = blocks[u]
+            intra = rng.random(size) < intra_block_fraction
+            v_lo = np.where(intra, cum_start[b], 0.0)
+            v_hi = np.where(intra, cum_start[b] + (cum[start[b + 1] - 1] - cum_start[b]), total)
+            v = order[_sample_from(cum, v_lo, v_hi, rng)]
+            keep = u != v
+            a, c = np.minimum(u[keep], v[keep]), np.maximum(u[keep], v[keep])
+            fresh.append(a.astype(np.int64) * n + c)
+        keys = _sorted_unique(np.concatenate(fresh))
+    if keys.shape[0] < target:
+        raise RuntimeError(
+            f"could only place {2 * keys.shape[0]} of {num_edges} directed edges after {_MAX_ROUNDS} rounds; "
+            "the request is too dense for this degree distribution (lower num_edges or raise exponent)")
+    if keys.shape[0] > target:
+        keep = np.sort(rng.choice(keys.shape[0], size=target, replace=False))
+        keys = keys[keep]
+    return _symmetric_csr(keys, n), blocks.astype(np.int64)
+
+
+def _sorted_unique(a: np.ndarray) -> np.ndarray:
+    """``np.unique`` for a 1-D integer array, by an in-place sort (numpy's hash path is slower here)."""
+    a.sort()
+    if a.shape[0] < 2:
+        return a
+    keep = np.empty(a.shape[0], dtype=bool)
+    keep[0] = True
+    np.not_equal(a[1:], a[:-1], out=keep[1:])
+    return a[keep]
+
+
+def _symmetric_csr(keys: np.ndarray, n: int) -> sp.csr_matrix:
+    """CSR of the symmetric pattern of the undirected edges ``u * n + v`` (``u < v``)."""
+    u, v = np.divmod(keys, n)
+    directed = np.concatenate([keys, v * n + u])
+    del u, v
+    directed.sort()
+    row, col = np.divmod(directed, n)
+    del directed
+    index_dtype = np.int32 if n < 2**31 and row.shape[0] < 2**31 else np.int64
+    indptr = np.zeros(n + 1, dtype=index_dtype)
+    np.cumsum(np.bincount(row, minlength=n), out=indptr[1:])
+    indices = col.astype(index_dtype)
+    del row, col
+    data = np.ones(indices.shape[0], dtype=np.float32)
+    adj = sp.csr_matrix((data, indices, indptr), shape=(n, n))
+    adj.has_sorted_indices = True
+    return adj
