@@ -167,3 +167,129 @@ def test_dataset_status_real(real_data_root):
         assert by[name]["present"], name
     assert not by["PubMed"]["present"]
     assert not by["ogbn-arxiv"]["present"]
+
+
+# ------------------------------------------------------------------ TU
+
+
+@pytest.mark.parametrize("name,graphs,classes", [
+    ("PROTEINS", 1113, 2), ("ENZYMES", 600, 6), ("MUTAG", 188, 2), ("Mutagenicity", 4337, 2),
+])
+def test_tu(real_data_root, name, graphs, classes):
+    before = _snapshot(real_data_root)
+    ds = load_dataset(name, root=real_data_root, download=False)
+    assert ds.task == "graph" and ds.metric == "acc" and ds.split == {}
+    assert len(ds.graphs) == graphs and ds.num_classes == classes
+    assert ds.data is None and ds.num_features == ds.graphs.num_features
+    assert _snapshot(real_data_root) == before
+    # processed/ lives in the cache
+    assert any(cache_dir().glob(f"TU/*/{name}/processed"))
+
+
+def test_tu_total_nodes(real_data_root):
+    ds = load_dataset("PROTEINS", root=real_data_root, download=False)
+    assert sum(g.num_nodes for g in ds.graphs) == 43471
+
+
+def test_tu_generic_prefix(real_data_root):
+    assert len(load_dataset("TU:MUTAG", root=real_data_root, download=False).graphs) == 188
+
+
+# ------------------------------------------------------------------ SEAL networks
+
+SEAL_NODES = {"USAir": 332, "NS": 1589, "PB": 1222, "Yeast": 2375, "Celegans": 297,
+              "Power": 4941, "Router": 5022, "Ecoli": 1805}
+
+
+def _mat_nnz(path: Path) -> int:
+    import scipy.io
+
+    return int(scipy.io.loadmat(str(path))["net"].nnz)
+
+
+@pytest.mark.parametrize("name", sorted(SEAL_NODES))
+def test_seal_mat(real_data_root, name):
+    ds = load_dataset(name, root=real_data_root, download=False)
+    assert ds.task == "link" and ds.metric == "auc" and ds.split == {}
+    d = ds.data
+    assert d.num_nodes == SEAL_NODES[name]
+    assert d.edge_index.size(1) == _mat_nnz(real_data_root / "SEAL" / f"{name}.mat")
+    assert d.edge_index.size(1) % 2 == 0
+    # undirected: every edge appears in both directions
+    fwd = set(map(tuple, d.edge_index.t().tolist()))
+    assert all((v, u) in fwd for u, v in fwd)
+
+
+@pytest.mark.parametrize("name", ["USAir", "NS", "PB", "Yeast", "Celegans", "Power", "Router"])
+def test_seal_txt_matches_mat(real_data_root, name):
+    txt = load_dataset(f"{name}-txt", root=real_data_root, download=False).data
+    mat = load_dataset(name, root=real_data_root, download=False).data
+    assert txt.num_nodes == mat.num_nodes == SEAL_NODES[name]
+    assert torch.equal(txt.edge_index, mat.edge_index)
+
+
+def test_seal_edge_lists(real_data_root):
+    arxiv = load_dataset("arxiv-collab", root=real_data_root, download=False)
+    assert arxiv.data.num_nodes == 18772 and arxiv.data.edge_index.size(1) == 396160
+    fb = load_dataset("facebook", root=real_data_root, download=False)
+    assert fb.data.num_nodes == 4039 and fb.data.edge_index.size(1) == 2 * 88234
+
+
+def test_blogcatalog(real_data_root):
+    ds = load_dataset("BlogCatalog", root=real_data_root, download=False)
+    assert ds.data.num_nodes == 10312 and ds.data.edge_index.size(1) == 667966
+    assert ds.data.y.shape == (10312, 39) and ds.num_classes == 39
+
+
+def test_seal_read_only(real_data_root):
+    before = _snapshot(real_data_root)
+    for name in ("USAir", "facebook", "BlogCatalog"):
+        load_dataset(name, root=real_data_root, download=False)
+    assert _snapshot(real_data_root) == before
+
+
+def test_seal_missing_offline(tmp_path):
+    with pytest.raises(DatasetNotFoundError, match=str(tmp_path / "SEAL" / "USAir.mat")):
+        load_dataset("USAir", root=tmp_path, download=False)
+    with pytest.raises(DatasetNotFoundError, match="arxiv_compressed.txt"):
+        load_dataset("arxiv-collab", root=tmp_path)
+
+
+def _toy_graph():
+    from torch_geometric.data import Data
+    from torch_geometric.utils import to_undirected
+
+    g = torch.Generator().manual_seed(0)
+    ei = torch.randint(0, 60, (2, 300), generator=g)
+    ei = ei[:, ei[0] != ei[1]]
+    return Data(edge_index=to_undirected(ei, num_nodes=60), num_nodes=60)
+
+
+def test_split_edges_layout_and_determinism():
+    data = _toy_graph()
+    s1 = split_edges(data, seed=3)
+    s2 = split_edges(data, seed=3)
+    s3 = split_edges(data, seed=4)
+    for part in ("train", "valid", "test"):
+        for k in s1[part]:
+            assert torch.equal(s1[part][k], s2[part][k])
+    assert not torch.equal(s1["train"]["edge"], s3["train"]["edge"])
+    und = data.edge_index[:, data.edge_index[0] < data.edge_index[1]].t()
+    m = und.size(0)
+    tr, va, te = (s1[p]["edge"] for p in ("train", "valid", "test"))
+    assert tr.size(0) + va.size(0) + te.size(0) == m
+    assert va.size(0) == round(0.05 * m) and te.size(0) == round(0.1 * m)
+    all_pos = {tuple(e) for e in torch.cat([tr, va, te]).tolist()}
+    assert all_pos == {tuple(e) for e in und.tolist()}  # a partition of the undirected edges
+    for p in ("valid", "test"):
+        neg = s1[p]["edge_neg"]
+        assert neg.shape == s1[p]["edge"].shape
+        assert not ({tuple(e) for e in neg.tolist()} & all_pos)
+        assert bool((neg[:, 0] != neg[:, 1]).all())
+
+
+def test_seal_with_split(real_data_root):
+    ds = load_dataset("USAir", root=real_data_root, download=False, split_edges=True, seed=0)
+    assert set(ds.split) == {"train", "valid", "test"}
+    total = sum(ds.split[p]["edge"].size(0) for p in ds.split)
+    assert total == 4252 // 2

@@ -43,17 +43,22 @@ def validate_edge_index(edge_index: Tensor, num_nodes: int, name: str = "edge_in
 
 
 def validate_features(x: Tensor, num_nodes: Optional[int] = None, name: str = "x") -> None:
-    """Check a node feature matrix: a floating tensor with one row per node and finite values."""
+    """Check a node feature matrix: one row per node, floating with finite values (or integer categorical)."""
     if not isinstance(x, Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
     if x.is_sparse or x.layout != torch.strided:
         return  # sparse feature matrices are checked by their consumers
-    if not torch.is_floating_point(x):
-        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+    integer = x.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
+    if not (torch.is_floating_point(x) or integer):
+        raise ValueError(
+            f"{name} must be a floating-point tensor (or integer categorical features), got dtype {x.dtype}"
+        )
     if x.dim() not in (1, 2):
         raise ValueError(f"{name} must be 1- or 2-dimensional [num_nodes, channels], got {list(x.shape)}")
     if num_nodes is not None and x.size(0) != num_nodes:
         raise ValueError(f"{name} has {x.size(0)} rows but the graph has {num_nodes} nodes")
+    if integer:
+        return  # categorical features (e.g. OGB molecules' atom types) are always finite
     finite = torch.isfinite(x)
     if not bool(finite.all()):
         bad = (~finite).nonzero()[0].tolist()
