@@ -1,0 +1,464 @@
+r"""GBP: generalized PageRank propagation by bidirectional push and walks.
+
+`"Scalable Graph Neural Networks via Bidirectional Propagation"
+<https://arxiv.org/abs/2010.15421>`_ (Chen et al., NeurIPS 2020) decouples a
+GNN into a precomputed propagation
+
+.. math::
+    P = \sum_{\ell=0}^{L} w_\ell\, T^\ell X, \qquad T = D^{r-1} \tilde A D^{-r},
+
+and an MLP trained on the rows of :math:`P` it needs. :func:`gbp_precompute`
+estimates those rows without ever forming :math:`T^\ell X` for the whole
+graph at full precision; :func:`gbp_exact` is the plain SpMM reference
+(Horner's scheme). :class:`GBP` is the classifier.
+
+The algorithm (the paper's Algorithm 1, level-synchronous and vectorized)
+-------------------------------------------------------------------------
+With :math:`W = D^{-1}\tilde A` (row-stochastic) we have
+:math:`T^\ell = D^r W^\ell D^{-r}`, so for one feature column :math:`x`,
+
+.. math::
+    P = D^r \sum_\ell w_\ell H^{(\ell)}, \qquad H^{(\ell)} = W^\ell y, \quad y = D^{-r} x .
+
+**Forward push** (from the features). Start with the level-0 residue
+:math:`R^{(0)} = y`. At level :math:`\ell = 0..L-1`, every entry with
+:math:`|R^{(\ell)}(u)| > \theta` is *pushed*: it becomes reserve
+:math:`Q^{(\ell)}(u)` and adds :math:`W_{vu} R^{(\ell)}(u) = \tilde A_{vu}
+R^{(\ell)}(u)/d(v)` to :math:`R^{(\ell+1)}(v)` for every :math:`v` that
+:math:`u` points at; smaller entries stay as residue. Level :math:`L` is not
+pushed. The threshold is :math:`\theta = r_{max} \lVert D^{-r} x\rVert_1`,
+i.e. :math:`r_{max}` applied to the *column-normalized* :math:`D^{-r}X` as in
+the paper; in the units of :math:`T^\ell x` it is
+:math:`r_{max}\lVert D^{-r}x\rVert_1\, d(u)^{r}` -- relative to the degree, so
+high-degree nodes (whose :math:`D^{-r}` residues are small) are rarely pushed,
+which is what makes the push cheap. Let :math:`\tilde R^{(\ell)}` denote the
+level-:math:`\ell` residue before its push and :math:`R^{(\ell)}` what is left
+after it. By induction on :math:`\ell` (the pushed mass is exactly what moves
+up one level),
+
+.. math::
+    H^{(\ell)} = \tilde R^{(\ell)} + \sum_{t=0}^{\ell-1} W^{\ell-t} R^{(t)} .
+
+**Reverse walks** (from the nodes of interest :math:`V_t`). The unknown terms
+are :math:`(W^j R^{(t)})(s)`, :math:`j \ge 1`. From each :math:`s \in V_t`,
+:math:`n_r` random walks of :math:`L` steps (each step to :math:`u` with
+probability :math:`W_{\cdot u}`) give visit frequencies :math:`S^{(j)}(s,u)`
+with :math:`\mathbb E[S^{(j)}] = W^j`, hence the **unbiased** estimate
+
+.. math::
+    \hat P(s) = d(s)^r \Big[\sum_{\ell=0}^{L} w_\ell \tilde R^{(\ell)}(s)
+      + \sum_{j=1}^{L} \big(S^{(j)} G_j\big)(s)\Big],
+    \qquad G_j = \sum_{t=0}^{L-j} w_{t+j} R^{(t)} .
+
+Implementation: all walks advance together (one vectorized draw per step),
+their visits are folded into one sparse matrix so the correction is a single
+SpMM per column chunk, and :math:`G_j` is kept only on the nodes the walks
+visit.
+
+**Error.** Every leftover residue satisfies :math:`|R^{(t)}(u)| \le \theta` and
+:math:`W` is row-stochastic, so with no walks (``walks_per_node=0``, the
+correction dropped)
+
+.. math::
+    |P(s) - \hat P(s)| \le d(s)^r\, \theta \sum_{\ell=1}^{L} \ell\, |w_\ell| ,
+
+which for column-normalized features and :math:`\sum_\ell w_\ell \le 1` is at
+most :math:`L\, r_{max}\, d(s)^r` -- the paper's form :math:`\varepsilon\,
+d(s)^r`. With :math:`n_r` walks, each walk's contribution to the correction
+is bounded by :math:`B = \theta\sum_\ell \ell|w_\ell|`, so by Hoeffding
+:math:`|P(s)-\hat P(s)| \le d(s)^r B \sqrt{2\ln(2/\delta)/n_r}` with
+probability :math:`1-\delta` (the paper's trade-off between :math:`r_{max}`
+and :math:`n_r`). As :math:`r_{max} \to 0` every residue is pushed and
+:math:`\hat P = P` exactly.
+
+Cost. The push touches :math:`\sum_{\text{pushed }(u,k)} \deg^{+}(u)` edges;
+the walks take :math:`|V_t| n_r L` steps and the correction costs
+:math:`O(\mathrm{nnz}(S)\, F)`. Embeddings for a subset of nodes therefore
+cost less than for all of them (see :class:`GBPStats`).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from scalegnn.data.validate import validate_edge_index, validate_features, validate_node_ids
+from scalegnn.nn.column_chunks import column_chunks, progress_bar
+from scalegnn.nn.forward_push import PushCounter, TransitionMatrix, build_transition, push_level
+from scalegnn.nn.propagation_weights import as_weights, ppr_weights
+from scalegnn.nn.reverse_walks import sample_walks, walk_matrix
+from scalegnn.nn.sgc import resolve_adjacency
+
+__all__ = ["gbp_precompute", "gbp_exact", "GBP", "GBPStats", "transition_matrix"]
+
+WeightsLike = Union[Tensor, Sequence[float]]
+
+
+@dataclass
+class GBPStats:
+    """Work and time of one :func:`gbp_precompute` call (summed over column chunks).
+
+    Attributes:
+        num_targets: rows computed (:math:`|V_t|`).
+        pushed_entries: residue entries pushed (node, column, level).
+        push_edge_updates: edge updates those pushes imply (work of the push).
+        dense_push_levels / sparse_push_levels: levels done by SpMM / by scatter.
+        walk_steps: random-walk steps taken (:math:`|V_t| n_r L`).
+        walk_nnz: nonzeros of the folded walk matrix.
+        correction_updates: multiply-adds of the walk correction (``walk_nnz x F``).
+        visited_nodes: distinct nodes the walks reach.
+        chunks: number of column chunks.
+        time_walks / time_push / time_total: seconds.
+    """
+
+    num_targets: int = 0
+    pushed_entries: int = 0
+    push_edge_updates: int = 0
+    dense_push_levels: int = 0
+    sparse_push_levels: int = 0
+    walk_steps: int = 0
+    walk_nnz: int = 0
+    correction_updates: int = 0
+    visited_nodes: int = 0
+    chunks: int = 0
+    time_walks: float = 0.0
+    time_push: float = 0.0
+    time_total: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def total_work(self) -> int:
+        """Push edge updates + walk steps + correction multiply-adds."""
+        return self.push_edge_updates + self.walk_steps + self.correction_updates
+
+
+def _edge_index_of(graph: Any) -> Tuple[Tensor, Optional[int]]:
+    if isinstance(graph, Tensor):
+        return graph, None
+    edge_index = getattr(graph, "edge_index", None)
+    if edge_index is None:
+        raise TypeError(
+            "graph must be an edge_index tensor, an object with .edge_index (a PyG Data) "
+            f"or a TransitionMatrix, got {type(graph).__name__}"
+        )
+    return edge_index, getattr(graph, "num_nodes", None)
+
+
+def transition_matrix(
+    graph: Any,
+    num_nodes: int,
+    add_self_loops: bool = True,
+    dtype: torch.dtype = torch.float32,
+    device: Optional[torch.device] = None,
+) -> TransitionMatrix:
+    """The :class:`~scalegnn.nn.forward_push.TransitionMatrix` of ``graph``; build it once to reuse across calls."""
+    if isinstance(graph, TransitionMatrix):
+        if graph.num_nodes != num_nodes:
+            raise ValueError(f"the transition matrix has {graph.num_nodes} nodes but x has {num_nodes} rows")
+        return graph
+    edge_index, n_graph = _edge_index_of(graph)
+    if n_graph is not None and n_graph != num_nodes:
+        raise ValueError(f"the graph has {n_graph} nodes but x has {num_nodes} rows")
+    validate_edge_index(edge_index, num_nodes)
+    return build_transition(edge_index, num_nodes, add_self_loops, dtype, device)
+
+
+def _check_r(r: float) -> None:
+    if not 0.0 <= r <= 1.0:
+        raise ValueError(f"the convolution coefficient r must satisfy 0 <= r <= 1, got r={r}")
+
+
+def _resolve_nodes(nodes: Optional[Tensor], n: int, device: torch.device) -> Optional[Tensor]:
+    if nodes is None:
+        return None
+    nodes = torch.as_tensor(nodes)
+    validate_node_ids(nodes, n, name="nodes")
+    if nodes.dtype == torch.bool:
+        nodes = nodes.nonzero().flatten()
+    return nodes.to(device=device, dtype=torch.long).flatten()
+
+
+def gbp_precompute(
+    x: Tensor,
+    graph: Any,
+    weights: WeightsLike,
+    r: float = 0.5,
+    rmax: float = 1e-4,
+    walks_per_node: int = 0,
+    nodes: Optional[Tensor] = None,
+    chunk_size: Optional[int] = None,
+    seed: int = 0,
+    *,
+    add_self_loops: bool = True,
+    device: Optional[Union[str, torch.device]] = None,
+    memory_budget: Optional[int] = None,
+    dense_fraction: float = 0.1,
+    progress: Optional[bool] = None,
+    return_stats: bool = False,
+) -> Union[Tensor, Tuple[Tensor, GBPStats]]:
+    r"""Estimate rows of :math:`P = \sum_{\ell=0}^L w_\ell (D^{r-1}\tilde A D^{-r})^\ell X` by bidirectional propagation.
+
+    The method and its error bounds are in this module's docstring.
+
+    Args:
+        x: ``[N, F]`` floating features (NaN/inf raise ``ValueError``).
+        graph: ``edge_index`` ``[2, E]`` (PyG convention), a PyG ``Data``,
+            or a prebuilt :func:`transition_matrix` (reused across calls).
+        weights: :math:`w_0..w_L` (see :mod:`scalegnn.nn.propagation_weights`).
+        r: convolution coefficient, :math:`0 \le r \le 1` (0.5: symmetric).
+        rmax: push threshold relative to each column's :math:`\lVert D^{-r}x\rVert_1`;
+            must be positive. Smaller is more exact and more work.
+        walks_per_node: :math:`n_r` random walks per target node correcting
+            the residues left by the push; 0 gives the deterministic,
+            push-only estimate.
+        nodes: ids (or a boolean mask) of the nodes whose rows are wanted
+            (train/val/test); ``None`` for all nodes.
+        chunk_size: feature columns processed at once (default: from
+            ``memory_budget``).
+        seed: seed of the walks (same seed, same result).
+        add_self_loops: use :math:`\tilde A = A + I` (default, as the paper
+            and GCN). ``False`` uses :math:`A` as given and raises
+            ``ValueError`` if some node has no in-edge.
+        device: where to compute (default ``x.device``); the result is
+            returned on ``x.device``.
+        memory_budget: bytes the per-chunk buffers may take.
+        dense_fraction: frontier size (as a fraction of a full SpMM's work)
+            above which a level is pushed by SpMM instead of an edge scatter.
+        progress: show a progress bar (default: for large inputs).
+        return_stats: also return :class:`GBPStats`.
+
+    Returns:
+        ``[len(nodes), F]`` (or ``[N, F]``) estimate :math:`\hat P`, in
+        ``nodes`` order, with ``x``'s dtype and device; and the stats when
+        ``return_stats``.
+    """
+    start_time = time.perf_counter()
+    validate_features(x)
+    if x.dim() != 2:
+        raise ValueError(f"x must be a [num_nodes, channels] matrix, got shape {list(x.shape)}")
+    w = as_weights(weights)
+    L = w.numel() - 1
+    _check_r(r)
+    if not (isinstance(rmax, (int, float)) and rmax > 0 and rmax == rmax and rmax != float("inf")):
+        raise ValueError(f"rmax must be a positive finite threshold, got {rmax!r}")
+    if not isinstance(walks_per_node, int) or isinstance(walks_per_node, bool) or walks_per_node < 0:
+        raise ValueError(f"walks_per_node must be a non-negative integer, got {walks_per_node!r}")
+    n, num_cols = x.shape
+    device = torch.device(device) if device is not None else x.device
+    dtype = x.dtype
+    T = transition_matrix(graph, n, add_self_loops, dtype, device)
+    targets = _resolve_nodes(nodes, n, device)
+    num_targets = n if targets is None else targets.numel()
+    stats = GBPStats(num_targets=num_targets)
+
+    deg = T.degree
+    scale_in = deg.pow(-r).to(dtype)
+    scale_out = deg.pow(r).to(dtype)
+    scale_out_t = scale_out if targets is None else scale_out[targets]
+    wl = [float(v) for v in w]
+
+    use_walks = walks_per_node > 0 and L >= 1 and num_targets > 0
+    M = visited = None
+    if use_walks:
+        t0 = time.perf_counter()
+        gen = torch.Generator(device=device)
+        gen.manual_seed(int(seed))
+        starts = torch.arange(n, device=device) if targets is None else targets
+        positions = sample_walks(T, starts, walks_per_node, L, gen)
+        M, visited = walk_matrix(positions, num_targets, walks_per_node, dtype)
+        del positions
+        stats.walk_steps = num_targets * walks_per_node * L
+        stats.walk_nnz = int(M.values().numel())
+        stats.visited_nodes = int(visited.numel())
+        stats.time_walks = time.perf_counter() - t0
+    # A chunk keeps R, R_next, the pushed/left parts and the mask (~5 N x c),
+    # the target accumulator and the walk stack G (L |U| x c).
+    buffers = 5 + num_targets / n + (L * stats.visited_nodes / n if use_walks else 0)
+    chunks = column_chunks(num_cols, n, x.element_size(), buffers, chunk_size, memory_budget, device)
+    stats.chunks = len(chunks)
+    counter = PushCounter()
+    out = torch.empty(num_targets, num_cols, dtype=dtype, device=x.device)
+    work = float(T.num_entries) * num_cols * L
+    t_push = time.perf_counter()
+    with progress_bar(len(chunks) * max(L, 1), "gbp_precompute", progress, work) as bar:
+        for cols in chunks:
+            R = x[:, cols].to(device) * scale_in.unsqueeze(1)
+            c = R.size(1)
+            threshold = rmax * R.abs().sum(0)
+            acc = torch.zeros(num_targets, c, dtype=dtype, device=device)
+            G = torch.zeros(L, stats.visited_nodes, c, dtype=dtype, device=device) if use_walks else None
+            for ell in range(L + 1):
+                acc += wl[ell] * (R if targets is None else R[targets])
+                if ell == L:
+                    break
+                R_next, left = push_level(T, R, threshold, counter, dense_fraction)
+                if use_walks:
+                    coef = torch.tensor(wl[ell + 1:], dtype=dtype, device=device).view(-1, 1, 1)
+                    G[: L - ell] += coef * left[visited].unsqueeze(0)
+                del left
+                R = R_next
+                bar.update(1)
+            if use_walks:
+                acc += torch.sparse.mm(M, G.view(L * stats.visited_nodes, c))
+                stats.correction_updates += stats.walk_nnz * c
+            out[:, cols] = (acc * scale_out_t.unsqueeze(1)).to(x.device)
+    stats.time_push = time.perf_counter() - t_push
+    stats.pushed_entries = counter.pushed_entries
+    stats.push_edge_updates = counter.edge_updates
+    stats.dense_push_levels = counter.dense_levels
+    stats.sparse_push_levels = counter.sparse_levels
+    stats.time_total = time.perf_counter() - start_time
+    return (out, stats) if return_stats else out
+
+
+def gbp_exact(
+    x: Tensor,
+    graph: Any,
+    weights: WeightsLike,
+    r: float = 0.5,
+    chunk_size: Optional[int] = None,
+    *,
+    add_self_loops: bool = True,
+    device: Optional[Union[str, torch.device]] = None,
+    memory_budget: Optional[int] = None,
+    progress: Optional[bool] = None,
+) -> Tensor:
+    r""":math:`\sum_{\ell=0}^L w_\ell T^\ell X` exactly, by :math:`L` CSR SpMMs per column chunk.
+
+    The full-graph reference that :func:`gbp_precompute` approximates; same
+    arguments. ``graph`` may also be a prebuilt normalized ``[N, N]`` sparse
+    :math:`T`, used as is.
+    """
+    validate_features(x)
+    if x.dim() != 2:
+        raise ValueError(f"x must be a [num_nodes, channels] matrix, got shape {list(x.shape)}")
+    w = as_weights(weights)
+    _check_r(r)
+    n = x.size(0)
+    device = torch.device(device) if device is not None else x.device
+    if isinstance(graph, Tensor) and not (graph.layout == torch.strided and not torch.is_floating_point(graph)):
+        adj = graph
+    else:
+        edge_index, n_graph = _edge_index_of(graph)
+        if n_graph is not None and n_graph != n:
+            raise ValueError(f"the graph has {n_graph} nodes but x has {n} rows")
+        adj = edge_index
+    Tm = resolve_adjacency(adj, n, "gen", r, add_self_loops, x.dtype, device)
+    L = w.numel() - 1
+    chunks = column_chunks(x.size(1), n, x.element_size(), 4, chunk_size, memory_budget, device)
+    out = torch.empty_like(x)
+    work = float(Tm.values().numel()) * x.size(1) * L
+    with progress_bar(len(chunks) * max(L, 1), "gbp_exact", progress, work) as bar:
+        for cols in chunks:
+            h = x[:, cols].to(device).contiguous()
+            acc = float(w[0]) * h
+            for ell in range(1, L + 1):
+                h = torch.sparse.mm(Tm, h)
+                acc += float(w[ell]) * h
+                bar.update(1)
+            out[:, cols] = acc.to(x.device)
+    return out
+
+
+class GBP(torch.nn.Module):
+    r"""The GBP classifier: an MLP on bidirectionally propagated features.
+
+    From `"Scalable Graph Neural Networks via Bidirectional Propagation"
+    <https://arxiv.org/abs/2010.15421>`_ (Chen et al., NeurIPS 2020). The
+    features are :math:`P = \sum_{\ell=0}^L w_\ell (D^{r-1}\tilde A D^{-r})^\ell X`,
+    precomputed once with :func:`gbp_precompute` for the nodes that are
+    trained on or evaluated; the model is
+
+    .. math::
+        \hat Y = \mathrm{MLP}(P),
+
+    with ``num_layers`` linear layers, each hidden one followed by optional
+    batch norm, ReLU and dropout, and a residual connection on the
+    ``hidden -> hidden`` layers (as in the reference implementation).
+
+    Args:
+        in_channels: input features :math:`F`.
+        hidden_channels: hidden width.
+        out_channels: outputs (classes).
+        num_layers: linear layers (default 2).
+        dropout: dropout before every linear layer (default 0.5).
+        batch_norm: batch norm after each hidden linear layer (default True).
+        weights: :math:`w_0..w_L` used when ``forward`` is given a graph
+            (default PPR with :math:`\alpha = 0.1`, :math:`L = 10`).
+        r: convolution coefficient for the graph mode (default 0.5).
+        rmax, walks_per_node, seed: push threshold, walks and seed for the
+            graph mode (default: ``rmax=1e-7``, no walks: near-exact).
+        add_self_loops: add :math:`I` in the graph mode (default True).
+
+    Shapes:
+        - input: ``x`` :math:`(N, F)` precomputed features, or raw features
+          with ``edge_index`` :math:`(2, E)` (propagated first, not cached,
+          like a PyG layer)
+        - output: :math:`(N, C)` logits
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        hidden_channels: int,
+        out_channels: int,
+        num_layers: int = 2,
+        dropout: float = 0.5,
+        batch_norm: bool = True,
+        weights: Optional[WeightsLike] = None,
+        r: float = 0.5,
+        rmax: float = 1e-7,
+        walks_per_node: int = 0,
+        seed: int = 0,
+        add_self_loops: bool = True,
+    ):
+        super().__init__()
+        if num_layers < 1:
+            raise ValueError(f"num_layers must be at least 1, got {num_layers}")
+        _check_r(r)
+        self.in_channels = in_channels
+        self.hidden_channels = hidden_channels
+        self.out_channels = out_channels
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.register_buffer("weights", as_weights(ppr_weights(0.1, 10) if weights is None else weights))
+        self.r, self.rmax, self.walks_per_node, self.seed = r, rmax, walks_per_node, seed
+        self.add_self_loops = add_self_loops
+        dims = [in_channels] + [hidden_channels] * (num_layers - 1) + [out_channels]
+        self.lins = torch.nn.ModuleList(torch.nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+        self.norms = torch.nn.ModuleList(
+            torch.nn.BatchNorm1d(b) if batch_norm else torch.nn.Identity() for b in dims[1:-1]
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for lin in self.lins:
+            lin.reset_parameters()
+        for norm in self.norms:
+            if hasattr(norm, "reset_parameters"):
+                norm.reset_parameters()
+
+    def forward(self, x: Tensor, edge_index: Any = None) -> Tensor:
+        """Logits; propagates ``x`` first when ``edge_index`` is given."""
+        if edge_index is not None:
+            x = gbp_precompute(
+                x, edge_index, self.weights, self.r, self.rmax, self.walks_per_node,
+                seed=self.seed, add_self_loops=self.add_self_loops,
+            )
+        for i, lin in enumerate(self.lins):
+            x_in = x
+            x = F.dropout(x, self.dropout, training=self.training)
+            x = lin(x)
+            if i < len(self.lins) - 1:
+                x = F.relu(self.norms[i](x))
+                if x_in.shape == x.shape:
+                    x = x + x_in
+        return x
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.in_channels}, {self.hidden_channels}, "
+                f"{self.out_channels}, num_layers={self.num_layers}, L={self.weights.numel() - 1}, r={self.r})")

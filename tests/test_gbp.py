@@ -1,0 +1,231 @@
+"""GBP's bidirectional propagation against dense sum_l w_l T^l X: exactness, error bounds, unbiased walks, work."""
+import math
+
+import pytest
+import torch
+
+from scalegnn.nn.forward_push import build_transition
+from scalegnn.nn.gbp import GBP, gbp_exact, gbp_precompute, transition_matrix
+from scalegnn.nn.propagation_weights import heat_kernel_weights, ppr_weights, sgc_weights
+from scalegnn.nn.reverse_walks import sample_walks
+
+
+def random_graph(n=50, e=200, seed=0, undirected=True):
+    g = torch.Generator().manual_seed(seed)
+    ei = torch.randint(0, n, (2, e), generator=g)
+    return torch.cat([ei, ei.flip(0)], 1) if undirected else ei
+
+
+def dense_A(edge_index, n, self_loops=True):
+    src, dst = edge_index
+    keep = src != dst if self_loops else torch.ones_like(src, dtype=torch.bool)
+    A = torch.zeros(n, n, dtype=torch.float64)
+    A.index_put_((dst[keep], src[keep]), torch.ones(int(keep.sum()), dtype=torch.float64), accumulate=True)
+    if self_loops:
+        A += torch.eye(n, dtype=torch.float64)
+    return A
+
+
+def dense_P(x, edge_index, w, r):
+    n = x.size(0)
+    A = dense_A(edge_index, n)
+    d = A.sum(1)
+    T = d.pow(r - 1)[:, None] * A * d.pow(-r)[None, :]
+    out, h = torch.zeros_like(x), x.clone()
+    for ell in range(w.numel()):
+        out += float(w[ell]) * h
+        h = T @ h
+    return out
+
+
+def push_only_bound(x, edge_index, w, r, rmax):
+    """d(s)^r * rmax * ||D^-r x_k||_1 * sum_l l |w_l| for every (s, k)."""
+    d = dense_A(edge_index, x.size(0)).sum(1)
+    theta = rmax * (x * d.pow(-r)[:, None]).abs().sum(0)
+    levels = torch.arange(w.numel(), dtype=torch.float64)
+    return d.pow(r)[:, None] * theta[None, :] * float((levels * w.abs()).sum())
+
+
+WEIGHTS = {"ppr": ppr_weights(0.15, 6), "heat": heat_kernel_weights(2.0, 5), "sgc": sgc_weights(3)}
+
+
+@pytest.mark.parametrize("kind", list(WEIGHTS))
+@pytest.mark.parametrize("r", [0.0, 0.5, 1.0])
+def test_tiny_rmax_no_walks_is_exact(kind, r):
+    ei = random_graph()
+    x = torch.randn(50, 7, dtype=torch.float64)
+    w = WEIGHTS[kind]
+    expected = dense_P(x, ei, w, r)
+    got = gbp_precompute(x, ei, w, r=r, rmax=1e-15)
+    torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(gbp_exact(x, ei, w, r=r), expected, rtol=1e-10, atol=1e-10)
+
+
+def test_float32_exact_to_1e5():
+    ei = random_graph(80, 400)
+    x = torch.randn(80, 16)
+    w = ppr_weights(0.1, 10)
+    expected = dense_P(x.double(), ei, w, 0.5)
+    got = gbp_precompute(x, ei, w, r=0.5, rmax=1e-12)
+    assert (got.double() - expected).abs().max() < 1e-5
+
+
+def test_directed_graph_exact():
+    # W = D^-1 A~ stays row-stochastic with in-degrees, so the scheme holds on directed graphs too.
+    ei = random_graph(40, 160, undirected=False)
+    x = torch.randn(40, 3, dtype=torch.float64)
+    w = ppr_weights(0.2, 5)
+    torch.testing.assert_close(gbp_precompute(x, ei, w, r=0.3, rmax=1e-15), dense_P(x, ei, w, 0.3))
+
+
+@pytest.mark.parametrize("rmax", [1e-3, 1e-2, 5e-2])
+def test_push_only_error_obeys_bound(rmax):
+    ei = random_graph(60, 250)
+    x = torch.randn(60, 5, dtype=torch.float64)
+    w, r = ppr_weights(0.1, 8), 0.5
+    err = (gbp_precompute(x, ei, w, r=r, rmax=rmax) - dense_P(x, ei, w, r)).abs()
+    bound = push_only_bound(x, ei, w, r, rmax)
+    assert err.max() > 0  # the threshold did truncate something
+    assert bool((err <= bound + 1e-12).all())
+
+
+def test_error_shrinks_with_rmax():
+    ei = random_graph(60, 250)
+    x = torch.randn(60, 5, dtype=torch.float64)
+    w = ppr_weights(0.1, 8)
+    exact = dense_P(x, ei, w, 0.5)
+    errs = [(gbp_precompute(x, ei, w, rmax=t) - exact).abs().max().item() for t in (1e-1, 1e-2, 1e-3, 1e-5)]
+    assert errs == sorted(errs, reverse=True) and errs[-1] < 1e-3 * errs[0]
+
+
+def test_walk_estimator_is_unbiased_and_obeys_hoeffding():
+    # Duplicate edges make A~ weighted, so the weighted walk step is exercised too.
+    ei = random_graph(40, 150, seed=3)
+    x = torch.randn(40, 3, dtype=torch.float64)
+    w, r, rmax, n_r = ppr_weights(0.2, 5), 0.5, 5e-2, 4
+    exact = dense_P(x, ei, w, r)
+    push_only = gbp_precompute(x, ei, w, r=r, rmax=rmax)
+    T = transition_matrix(ei, 40, dtype=torch.float64)  # built once for all runs
+    runs = torch.stack([gbp_precompute(x, T, w, r=r, rmax=rmax, walks_per_node=n_r, seed=s) for s in range(300)])
+    bias_push = (push_only - exact).abs().max()
+    mean_err = (runs.mean(0) - exact).abs()
+    std_of_mean = runs.std(0) / math.sqrt(runs.size(0))
+    assert bias_push > 1e-2  # the walks have something to correct
+    assert bool((mean_err <= 5 * std_of_mean + 1e-12).all())  # unbiased: mean within 5 standard errors
+    assert mean_err.max() < 0.2 * bias_push
+    # Hoeffding: |err| <= d^r B sqrt(2 ln(2/delta) / n_r), union over all entries and runs.
+    delta = 1e-3 / runs[0].numel() / runs.size(0)
+    bound = push_only_bound(x, ei, w, r, rmax) * math.sqrt(2 * math.log(2 / delta) / n_r)
+    assert bool(((runs - exact).abs() <= bound).all())
+
+
+def test_walk_steps_follow_transition_probabilities():
+    ei = torch.tensor([[1, 2, 2, 3, 0, 0], [0, 0, 0, 0, 1, 2]])  # node 0 receives from 1 (once), 2 (twice), 3
+    T = build_transition(ei, 4, add_self_loops=True, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(0)
+    steps = sample_walks(T, torch.tensor([0]), 200_000, 1, gen)[0]
+    freq = torch.bincount(steps, minlength=4).double() / steps.numel()
+    expected = torch.tensor([1, 1, 2, 1], dtype=torch.float64) / 5  # A~ row 0: self-loop, 1, 2 (x2), 3
+    torch.testing.assert_close(freq, expected, atol=5e-3, rtol=0)
+
+
+def test_subset_rows_match_and_cost_less():
+    ei = random_graph(200, 1000)
+    x = torch.randn(200, 8)
+    w = ppr_weights(0.1, 6)
+    all_rows, full = gbp_precompute(x, ei, w, rmax=1e-3, walks_per_node=10, return_stats=True)
+    nodes = torch.arange(0, 200, 10)
+    sub_rows, sub = gbp_precompute(x, ei, w, rmax=1e-3, walks_per_node=10, nodes=nodes, return_stats=True)
+    assert sub_rows.shape == (20, 8)
+    assert sub.walk_steps == 20 * 10 * 6 and full.walk_steps == 200 * 10 * 6
+    assert sub.walk_nnz < full.walk_nnz and sub.correction_updates < full.correction_updates
+    assert sub.push_edge_updates == full.push_edge_updates  # the push from the features is shared
+    assert sub.total_work < full.total_work
+    # Without walks, a subset's rows are exactly those of the full result.
+    torch.testing.assert_close(
+        gbp_precompute(x, ei, w, rmax=1e-3, nodes=nodes), gbp_precompute(x, ei, w, rmax=1e-3)[nodes]
+    )
+    mask = torch.zeros(200, dtype=torch.bool)
+    mask[nodes] = True
+    torch.testing.assert_close(gbp_precompute(x, ei, w, rmax=1e-3, walks_per_node=10, nodes=mask), sub_rows)
+
+
+def test_larger_rmax_pushes_less():
+    ei = random_graph(200, 1000)
+    x = torch.randn(200, 8)
+    w = ppr_weights(0.1, 6)
+    _, fine = gbp_precompute(x, ei, w, rmax=1e-6, return_stats=True)
+    _, coarse = gbp_precompute(x, ei, w, rmax=1e-2, return_stats=True)
+    assert coarse.push_edge_updates < fine.push_edge_updates
+    assert coarse.pushed_entries < fine.pushed_entries
+
+
+def test_sparse_and_dense_push_agree_and_chunks_and_seed():
+    ei = random_graph(100, 500)
+    x = torch.randn(100, 9, dtype=torch.float64)
+    w = ppr_weights(0.1, 5)
+    kw = dict(rmax=2e-3, walks_per_node=5, seed=7)
+    sparse, s1 = gbp_precompute(x, ei, w, dense_fraction=float("inf"), return_stats=True, **kw)
+    dense, s2 = gbp_precompute(x, ei, w, dense_fraction=0.0, return_stats=True, **kw)
+    assert s1.dense_push_levels == 0 and s2.sparse_push_levels == 0
+    torch.testing.assert_close(sparse, dense)
+    torch.testing.assert_close(gbp_precompute(x, ei, w, chunk_size=2, **kw), dense)
+    torch.testing.assert_close(gbp_precompute(x, ei, w, **kw), dense)  # same seed, same walks
+    assert not torch.equal(gbp_precompute(x, ei, w, rmax=2e-3, walks_per_node=5, seed=8), dense)
+
+
+def test_prebuilt_transition_and_pyg_data():
+    from torch_geometric.data import Data
+
+    ei = random_graph(30, 100)
+    x = torch.randn(30, 4, dtype=torch.float64)
+    w = ppr_weights(0.1, 4)
+    ref = gbp_precompute(x, ei, w, rmax=1e-4)
+    T = transition_matrix(ei, 30, dtype=torch.float64)
+    torch.testing.assert_close(gbp_precompute(x, T, w, rmax=1e-4), ref)
+    torch.testing.assert_close(gbp_precompute(x, Data(edge_index=ei, num_nodes=30), w, rmax=1e-4), ref)
+
+
+def test_model_shapes_and_graph_mode():
+    ei = random_graph(30, 100)
+    x = torch.randn(30, 6)
+    model = GBP(6, 16, 3, num_layers=3, dropout=0.0).eval()
+    feats = gbp_precompute(x, ei, model.weights, rmax=model.rmax)
+    torch.testing.assert_close(model(x, ei), model(feats))
+    assert model(feats).shape == (30, 3)
+    assert "GBP(6, 16, 3" in repr(model)
+
+
+def test_no_self_loops_without_isolated_nodes_is_exact():
+    n = 6
+    ei = torch.tensor([[0, 1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 0]])  # a directed cycle: every in-degree is 1
+    x = torch.randn(n, 2, dtype=torch.float64)
+    w = ppr_weights(0.3, 4)
+    A = dense_A(ei, n, self_loops=False)
+    expected = sum(float(w[l]) * torch.linalg.matrix_power(A, l) @ x for l in range(5))
+    torch.testing.assert_close(gbp_precompute(x, ei, w, rmax=1e-15, add_self_loops=False), expected)
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(nan=True), "NaN"),
+    (dict(rmax=0.0), "rmax must be a positive"),
+    (dict(rmax=-1e-3), "rmax must be a positive"),
+    (dict(rmax=float("nan")), "rmax must be a positive"),
+    (dict(nodes=torch.tensor([0, 12])), "out of range"),
+    (dict(nodes=torch.tensor([-1])), "out of range"),
+    (dict(r=1.5), "0 <= r <= 1"),
+    (dict(weights=[]), "non-empty"),
+    (dict(walks_per_node=-2), "walks_per_node"),
+    (dict(add_self_loops=False), "no in-edges"),
+    (dict(edge=torch.tensor([[0, 10], [1, 0]])), "out of range"),
+])
+def test_bad_input(bad, match):
+    n = 10
+    x = torch.randn(n, 3)
+    if bad.pop("nan", False):
+        x[4, 0] = float("nan")
+    ei = bad.pop("edge", torch.tensor([[0, 1, 2], [1, 2, 0]]))  # nodes 3..9 have no in-edges
+    kwargs = dict(weights=ppr_weights(0.1, 3), rmax=1e-4)
+    kwargs.update(bad)
+    with pytest.raises(ValueError, match=match):
+        gbp_precompute(x, ei, **kwargs)
