@@ -1,0 +1,124 @@
+"""Command line: partition a graph and write the per-rank directory, or compare partitioners.
+
+Examples::
+
+    python -m partitioning --dataset Cora --parts 4 --method hypergraph --out runs/cora-4
+    python -m partitioning --edges graph.txt --parts 8 --method metis --out runs/g-8
+    python -m partitioning compare --dataset facebook --parts 2 4 8 16 32 --plot fb.png
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import List, Optional
+
+from partitioning.artifacts import write_partitions
+from partitioning.graph import as_csr
+from partitioning.metrics import communication_volume, edge_cut, imbalance
+from partitioning.partition import METHODS, partition_with_info
+from partitioning.readers import DATASETS, read_edge_list, read_graph
+from partitioning.report import format_report, partition_report, plot_report
+from partitioning.synthetic import parse_synthetic_name, synthetic_features, synthetic_graph_blocks
+
+
+def _add_graph_args(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--dataset", help=f"dataset name: {', '.join(DATASETS)}, synthetic-<n>-<m>, synthetic-sbm-<n>-<m>")
+    src.add_argument("--edges", help="edge-list file (two whitespace-separated ids per line; # comments)")
+    p.add_argument("--one-based", action="store_true", help="ids in --edges start at 1")
+    p.add_argument("--root", default=None, help="data root (default: $SCALEGNN_DATA, else ~/.scalegnn/data)")
+    p.add_argument("--imbalance", type=float, default=0.03, help="allowed imbalance epsilon (default 0.03)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None, help="Mt-KaHyPar threads (default: all CPUs)")
+    p.add_argument("--vertex-weights", choices=["degree"], default=None,
+                   help="balance SpMM work (entries per row + 1) instead of vertex counts")
+
+
+def _load(args):
+    """``(graph, blocks)``; ``blocks`` are the planted communities of synthetic datasets, else ``None``."""
+    t = time.perf_counter()
+    blocks = None
+    if args.dataset and args.dataset.startswith("synthetic"):
+        kind, n, m = parse_synthetic_name(args.dataset)
+        graph, blocks = synthetic_graph_blocks(kind, n, m, seed=args.seed)
+        graph = as_csr(graph)
+        name = args.dataset
+    elif args.dataset:
+        graph = read_graph(args.dataset, args.root, seed=args.seed)
+        name = args.dataset
+    else:
+        graph = read_edge_list(args.edges, one_based=args.one_based)
+        name = args.edges
+    print(f"{name}: {graph.shape[0]:,} vertices, {graph.nnz:,} directed edges "
+          f"(read in {time.perf_counter() - t:.1f}s)", file=sys.stderr)
+    return graph, blocks
+
+
+def main_partition(argv: List[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m partitioning", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_graph_args(p)
+    p.add_argument("--parts", "-k", type=int, required=True, help="number of parts (ranks)")
+    p.add_argument("--method", choices=METHODS, default="hypergraph")
+    p.add_argument("--out", required=True, help="output directory (layout: partitioning/FORMAT.md)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out directory")
+    p.add_argument("--with-features", action="store_true",
+                   help="synthetic datasets only: also write the generated features and labels per part")
+    p.add_argument("--num-features", type=int, default=128)
+    args = p.parse_args(argv)
+    graph, blocks = _load(args)
+    if args.with_features and blocks is None:
+        p.error("--with-features is only available for synthetic datasets")
+    result = partition_with_info(graph, args.parts, args.method, args.imbalance, args.seed, args.threads,
+                                 args.vertex_weights)
+    cv = communication_volume(graph, result.parts, args.parts)
+    features = labels = None
+    if args.with_features:
+        features, labels = synthetic_features(blocks, args.num_features, seed=args.seed), blocks
+    t = time.perf_counter()
+    write_partitions(args.out, graph, result.parts, features=features, labels=labels, k=args.parts,
+                     method=args.method, overwrite=args.overwrite, progress=graph.shape[0] > 1_000_000,
+                     extra={"dataset": args.dataset or args.edges, "seed": args.seed, "imbalance_bound": args.imbalance,
+                            "seconds": result.seconds, **{k: v for k, v in result.info.items() if k != "imbalance"}})
+    summary = {"method": args.method, "k": args.parts, "volume": cv.total, "max_per_part": cv.max_per_part,
+               "messages": cv.messages, "edge_cut": edge_cut(graph, result.parts),
+               "imbalance": round(imbalance(result.parts, args.parts), 4),
+               "partition_seconds": round(result.seconds, 2), "write_seconds": round(time.perf_counter() - t, 2),
+               "out": args.out}
+    print(json.dumps(summary))
+    return 0
+
+
+def main_compare(argv: List[str]) -> int:
+    p = argparse.ArgumentParser(prog="python -m partitioning compare",
+                                description="Compare hypergraph, METIS and random partitions of one graph.")
+    _add_graph_args(p)
+    p.add_argument("--parts", "-k", type=int, nargs="+", default=[2, 4, 8, 16, 32])
+    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    p.add_argument("--plot", default=None, help="write a PNG bar chart of the volumes here")
+    p.add_argument("--json", default=None, help="write the rows as JSON here")
+    args = p.parse_args(argv)
+    graph, _ = _load(args)
+    rows = partition_report(graph, args.parts, args.methods, args.imbalance, args.seed, args.threads,
+                            args.vertex_weights, progress=True)
+    print(format_report(rows, baseline="metis" if "metis" in args.methods else args.methods[0]))
+    if args.plot:
+        plot_report(rows, args.plot, title=f"{args.dataset or args.edges}: rows sent per layer")
+        print(f"plot written to {args.plot}", file=sys.stderr)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "compare":
+        return main_compare(argv[1:])
+    return main_partition(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
