@@ -116,8 +116,26 @@ def normalized_adjacency(
     return coo.coalesce().to_sparse_csr()
 
 
-# Cache keyed weakly by the edge_index tensor, so matrices die with their graph.
-_CACHE: "weakref.WeakKeyDictionary[Tensor, Dict[tuple, Tensor]]" = weakref.WeakKeyDictionary()
+# Cache keyed by the identity of the edge_index tensor (not its value: tensors
+# compare elementwise, so a WeakKeyDictionary cannot hold them), holding only a
+# weak reference so that the matrices die with their graph.
+_CACHE: Dict[int, Tuple["weakref.ref[Tensor]", Dict[tuple, Tensor]]] = {}
+
+
+def _per_graph_cache(edge_index: Tensor) -> Dict[tuple, Tensor]:
+    key = id(edge_index)
+    entry = _CACHE.get(key)
+    if entry is not None and entry[0]() is edge_index:
+        return entry[1]
+
+    def _drop(ref: "weakref.ref[Tensor]", key: int = key) -> None:
+        current = _CACHE.get(key)
+        if current is not None and current[0] is ref:
+            del _CACHE[key]
+
+    per_graph: Dict[tuple, Tensor] = {}
+    _CACHE[key] = (weakref.ref(edge_index, _drop), per_graph)
+    return per_graph
 
 
 def cached_adjacency(
@@ -132,12 +150,12 @@ def cached_adjacency(
     """:func:`normalized_adjacency`, memoized per ``edge_index`` tensor object.
 
     The cache holds a weak reference to ``edge_index``: when the graph is
-    freed, so are its matrices. Mutating ``edge_index`` in place after a call
-    is not detected; build a new tensor instead.
+    freed, so are its matrices. In-place changes to ``edge_index`` (tracked by
+    its version counter) make a fresh matrix.
     """
     device = torch.device(device) if device is not None else edge_index.device
-    key = (num_nodes, normalization, float(r), add_self_loops, dtype, str(device))
-    per_graph = _CACHE.setdefault(edge_index, {})
+    key = (num_nodes, normalization, float(r), add_self_loops, dtype, str(device), edge_index._version)
+    per_graph = _per_graph_cache(edge_index)
     if key not in per_graph:
         per_graph[key] = normalized_adjacency(
             edge_index.to(device), num_nodes, normalization, r, add_self_loops, dtype=dtype
