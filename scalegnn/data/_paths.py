@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterator, Optional, Union
 
 __all__ = ["dataset_root", "cache_dir", "linked_cache_dir", "is_writable", "offline", "download_guard",
-           "DatasetNotFoundError"]
+           "make_dirs_or_undo", "DatasetNotFoundError"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -113,3 +113,19 @@ def download_guard(name: str, expected: Path, timeout: float = 60.0) -> Iterator
     finally:
         socket.setdefaulttimeout(old_timeout)
         builtins.input = old_input
+
+
+@contextlib.contextmanager
+def make_dirs_or_undo(path: Path) -> Iterator[Path]:
+    """Create ``path`` (with parents); if the block raises, remove what was created (files included)."""
+    import shutil
+
+    path = Path(path)
+    created = [p for p in (path, *path.parents) if not p.exists()]
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        yield path
+    except BaseException:
+        if created:
+            shutil.rmtree(created[-1], ignore_errors=True)  # the outermost folder this call made
+        raise

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, Optional, Union
 
 from scalegnn.data._paths import (DatasetNotFoundError, cache_dir, download_guard, is_writable,
-                                  linked_cache_dir, offline)
+                                  linked_cache_dir, make_dirs_or_undo, offline)
 
 __all__ = ["OGB_NAMES", "ogb_dir_name", "ogb_dataset_dir", "load_ogb", "ogb_meta_info"]
 
@@ -145,24 +145,16 @@ def _download(name: str, meta: Dict[str, Any], target_root: Path) -> Path:
     """Download and extract OGB's zip so that the dataset ends up in ``target_root/<dir_name>``."""
     from ogb.utils.url import decide_download, download_url, extract_zip
 
-    created = [p for p in (target_root, *target_root.parents) if not p.exists()]
-    target_root.mkdir(parents=True, exist_ok=True)
     final = target_root / ogb_dir_name(name)
-    try:
-        with download_guard(name, final, timeout=120.0), _no_prompt():
-            url = meta["url"]
-            if not decide_download(url):
-                raise DatasetNotFoundError(f"download of {name} declined")
-            path = download_url(url, str(target_root))
-            try:
-                extract_zip(path, str(target_root))
-            finally:
-                os.unlink(path)
-    except BaseException:
-        for p in created:  # leave no empty folders behind (innermost first)
-            with contextlib.suppress(OSError):
-                p.rmdir()
-        raise
+    with make_dirs_or_undo(target_root), download_guard(name, final, timeout=120.0), _no_prompt():
+        url = meta["url"]
+        if not decide_download(url):
+            raise DatasetNotFoundError(f"download of {name} declined")
+        path = download_url(url, str(target_root))
+        try:
+            extract_zip(path, str(target_root))
+        finally:
+            os.unlink(path)
     extracted = target_root / meta["download_name"]
     if extracted != final:
         if final.exists():

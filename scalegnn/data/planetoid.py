@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scalegnn.data._paths import DatasetNotFoundError, cache_dir, download_guard, is_writable, offline
+from scalegnn.data._paths import (DatasetNotFoundError, cache_dir, download_guard, is_writable,
+                                  make_dirs_or_undo, offline)
 
 __all__ = ["PLANETOID_NAMES", "planetoid_raw_dir", "load_planetoid_data"]
 
@@ -58,16 +59,7 @@ def load_planetoid_data(name: str, root: Path, download: bool = True):
 def _download(name: str, target: Path) -> None:
     from torch_geometric.data import download_url
 
-    import shutil
-
-    created = not target.exists()
-    target.mkdir(parents=True, exist_ok=True)
-    try:
-        with download_guard(name, target):
-            for f in _raw_files(name):
-                if not (target / f).is_file():
-                    download_url(f"{URL}/{f}", str(target), log=True)
-    except BaseException:
-        if created:
-            shutil.rmtree(target, ignore_errors=True)
-        raise
+    with make_dirs_or_undo(target), download_guard(name, target):
+        for f in _raw_files(name):
+            if not (target / f).is_file():
+                download_url(f"{URL}/{f}", str(target), log=True)

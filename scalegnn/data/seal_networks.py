@@ -24,7 +24,8 @@ from typing import Dict, Optional
 
 import numpy as np
 
-from scalegnn.data._paths import DatasetNotFoundError, cache_dir, download_guard, is_writable, offline
+from scalegnn.data._paths import (DatasetNotFoundError, cache_dir, download_guard, is_writable,
+                                  make_dirs_or_undo, offline)
 
 __all__ = ["SEAL_MAT_NAMES", "SEAL_EDGELISTS", "seal_path", "load_seal_network", "split_edges"]
 
@@ -124,8 +125,7 @@ def load_seal_network(name: str, root: Path, download: bool = True):
 def _download(name: str, target: Path) -> None:
     from torch_geometric.data import download_url
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with download_guard(name, target):
+    with make_dirs_or_undo(target.parent), download_guard(name, target):
         download_url(f"{MAT_URL}/{name}.mat", str(target.parent), log=True)
 
 

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from scalegnn.data._paths import (DatasetNotFoundError, cache_dir, download_guard, is_writable,
-                                  linked_cache_dir, offline)
+                                  linked_cache_dir, make_dirs_or_undo, offline)
 
 __all__ = ["TU_NAMES", "tu_raw_dir", "load_tu_dataset"]
 
@@ -61,9 +61,7 @@ def load_tu_dataset(name: str, root: Path, download: bool = True, **kwargs):
 def _download(name: str, target: Path, url: str) -> None:
     from torch_geometric.io import fs
 
-    created = not target.exists()
-    target.mkdir(parents=True, exist_ok=True)
-    try:
+    with make_dirs_or_undo(target):
         with download_guard(name, target):
             fs.cp(f"{url}/{name}.zip", str(target), extract=True)
         inner = target / name
@@ -71,7 +69,3 @@ def _download(name: str, target: Path, url: str) -> None:
             for f in inner.iterdir():
                 shutil.move(str(f), str(target / f.name))
             inner.rmdir()
-    except BaseException:
-        if created:
-            shutil.rmtree(target, ignore_errors=True)
-        raise
