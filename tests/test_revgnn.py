@@ -1,0 +1,229 @@
+"""RevGNN: gradients equal the plain-autograd twin, memory flat in depth, clear errors."""
+import pytest
+import torch
+from torch_geometric.nn import GCNConv
+
+from scalegnn.nn.rev_gnn import RevGNN
+from scalegnn.nn.reversible import SavedTensorCounter
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Tiny float64 kernels are far slower with an OpenMP pool than without on small CPUs.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _graph(n=40, e=200, f=7, edge_dim=3, dtype=torch.float64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, f, generator=g, dtype=dtype)
+    edge_index = torch.randint(0, n, (2, e), generator=g)
+    edge_attr = torch.randn(e, edge_dim, generator=g, dtype=dtype)
+    return x, edge_index, edge_attr
+
+
+def _run(model, x, edge_index, edge_attr, seed=5):
+    for p in model.parameters():
+        p.grad = None
+    torch.manual_seed(seed)  # the dropout mask
+    out = model(x, edge_index, edge_attr)
+    w = torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)
+    (out * w).sum().backward()
+    return out.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+def _pair(**kw):
+    torch.manual_seed(1)
+    a = RevGNN(**kw, memory_saving=True).double()
+    b = RevGNN(**kw, memory_saving=False).double()
+    b.load_state_dict(a.state_dict())
+    return a, b
+
+
+@pytest.mark.parametrize("conv", ["gcn", "sage", "gat", "gen"])
+@pytest.mark.parametrize("weight_tying", [False, True])
+def test_gradients_equal_plain_autograd(conv, weight_tying):
+    edge = conv in ("gen", "gat")
+    a, b = _pair(in_channels=7, hidden_channels=12, out_channels=3, num_layers=6, num_groups=3, conv=conv,
+                 dropout=0.3, norm="layer", weight_tying=weight_tying, edge_dim=3 if edge else None)
+    x, ei, ea = _graph()
+    ea = ea if edge else None
+    out_a, g_a = _run(a, x, ei, ea)
+    out_b, g_b = _run(b, x, ei, ea)
+    assert torch.allclose(out_a, out_b, atol=1e-10)
+    assert g_a.keys() == g_b.keys() and len(g_a) == len(list(a.parameters()))
+    for name in g_a:
+        assert torch.allclose(g_a[name], g_b[name], atol=1e-5, rtol=1e-5), name
+    # Dropout really was on: another mask gives other gradients.
+    _, g_c = _run(a, x, ei, ea, seed=6)
+    assert any(not torch.allclose(g_a[n], g_c[n]) for n in g_a)
+
+
+def test_batchnorm_gradients_and_running_stats():
+    a, b = _pair(in_channels=7, hidden_channels=8, out_channels=3, num_layers=5, conv="sage",
+                 dropout=0.2, norm="batch")
+    x, ei, _ = _graph()
+    _, g_a = _run(a, x, ei, None)
+    _, g_b = _run(b, x, ei, None)
+    for name in g_a:
+        assert torch.allclose(g_a[name], g_b[name], atol=1e-5, rtol=1e-5), name
+    for (name, buf_a), buf_b in zip(a.named_buffers(), b.buffers()):
+        assert torch.allclose(buf_a.double(), buf_b.double(), atol=1e-12), name
+
+
+def test_two_forwards_before_backward():
+    a, b = _pair(in_channels=7, hidden_channels=8, out_channels=3, num_layers=4, dropout=0.5)
+    x, ei, _ = _graph()
+    grads = []
+    for m in (a, b):
+        torch.manual_seed(0)
+        loss = m(x, ei).sum() + 2 * m(x, ei).sum()  # two different dropout masks
+        loss.backward()
+        grads.append({n: p.grad for n, p in m.named_parameters()})
+    for n in grads[0]:
+        assert torch.allclose(grads[0][n], grads[1][n], atol=1e-8), n
+
+
+def test_torch_sparse_adjacency_input_matches_edge_index():
+    from torch_geometric.utils import coalesce
+
+    x, ei, _ = _graph(dtype=torch.float32)
+    ei = coalesce(ei, num_nodes=40)  # no duplicate edges: a sparse matrix would merge them
+    model = RevGNN(7, 8, 3, num_layers=3, conv="sage").eval()
+    adj_t = torch.sparse_coo_tensor(torch.stack([ei[1], ei[0]]), torch.ones(ei.size(1)), (40, 40),
+                                    check_invariants=True)
+    with torch.no_grad():
+        ref = model(x, ei)
+        out = model(x, adj_t.coalesce().to_sparse_csr())
+    assert torch.allclose(ref, out, atol=1e-5)
+
+
+def test_gcn_matches_pyg_gcnconv_normalization():
+    x, ei, _ = _graph(dtype=torch.float32)
+    model = RevGNN(7, 8, 3, num_layers=1, conv="gcn", norm=None).eval()
+    conv0 = model.blocks[0].fns[0].conv
+    ref = GCNConv(4, 4)
+    ref.lin.weight.data.copy_(conv0.lin.weight)
+    ref.bias.data.copy_(conv0.bias)
+    z = torch.randn(40, 4)
+    adj = model._adjacency(ei, 40, torch.float32)
+    assert torch.allclose(conv0(z, adj), ref(z, ei), atol=1e-5)
+
+
+class _PlainResGCN(torch.nn.Module):
+    """A plain pre-activation residual GCN: h = h + conv(relu(norm(h)))."""
+
+    def __init__(self, depth, c=16):
+        super().__init__()
+        self.enc = torch.nn.Linear(16, c)
+        self.norms = torch.nn.ModuleList([torch.nn.LayerNorm(c) for _ in range(depth)])
+        self.convs = torch.nn.ModuleList([GCNConv(c, c) for _ in range(depth)])
+
+    def forward(self, x, ei):
+        h = self.enc(x)
+        for norm, conv in zip(self.norms, self.convs):
+            h = h + conv(torch.relu(norm(h)), ei)
+        return h
+
+
+def _saved_bytes(model, x, ei):
+    with SavedTensorCounter(exclude=model.parameters()) as counter:
+        out = model(x, ei)
+    out.sum().backward()
+    return counter.bytes
+
+
+def test_activation_memory_flat_in_depth():
+    torch.manual_seed(0)
+    n = 2000
+    x = torch.randn(n, 16)
+    ei = torch.randint(0, n, (2, 10000))
+    rev = {d: _saved_bytes(RevGNN(16, 16, 4, d, dropout=0.2), x, ei) for d in (4, 64)}
+    twin = {d: _saved_bytes(RevGNN(16, 16, 4, d, dropout=0.2, memory_saving=False), x, ei) for d in (4, 64)}
+    plain = {d: _saved_bytes(_PlainResGCN(d), x, ei) for d in (4, 16, 64)}
+    assert rev[64] <= 1.2 * rev[4]
+    activation = n * 16 * 4
+    assert (twin[64] - twin[4]) / 60 >= activation
+    # Linear growth: the same increment per layer between 4→16 and 16→64.
+    inc_a, inc_b = (plain[16] - plain[4]) / 12, (plain[64] - plain[16]) / 48
+    assert inc_a >= activation and abs(inc_a - inc_b) <= 0.05 * inc_a
+    assert plain[64] > 8 * rev[64]
+
+
+def test_weight_tying_shares_parameters():
+    tied = RevGNN(7, 8, 3, num_layers=10, weight_tying=True)
+    untied = RevGNN(7, 8, 3, num_layers=10)
+    assert len(tied.layers) == 10 and all(b is tied.layers[0] for b in tied.layers)
+    n_tied = sum(p.numel() for p in tied.parameters())
+    n_untied = sum(p.numel() for p in untied.parameters())
+    per_block = sum(p.numel() for p in untied.blocks[0].parameters())
+    assert n_untied - n_tied == 9 * per_block
+
+
+def test_eval_mode_no_grad_matches_twin():
+    a, b = _pair(in_channels=7, hidden_channels=8, out_channels=3, num_layers=4, dropout=0.5, norm="batch")
+    a.eval(), b.eval()
+    x, ei, _ = _graph()
+    with torch.no_grad():
+        assert torch.allclose(a(x, ei), b(x, ei))
+
+
+# -- bad configurations -----------------------------------------------------------------------
+
+def test_hidden_not_divisible_by_groups():
+    with pytest.raises(ValueError, match="not divisible by num_groups=3"):
+        RevGNN(7, 10, 3, num_layers=2, num_groups=3)
+
+
+def test_fewer_than_two_groups():
+    with pytest.raises(ValueError, match="num_groups must be >= 2"):
+        RevGNN(7, 8, 3, num_layers=2, num_groups=1)
+
+
+def test_unknown_conv_and_norm():
+    with pytest.raises(ValueError, match="unknown conv"):
+        RevGNN(7, 8, 3, num_layers=2, conv="gin")
+    with pytest.raises(ValueError, match="unknown norm"):
+        RevGNN(7, 8, 3, num_layers=2, norm="group")
+
+
+def test_non_invertible_inner_settings():
+    with pytest.raises(ValueError, match="draw their own dropout masks"):
+        RevGNN(7, 8, 3, num_layers=2, conv="gat", conv_kwargs={"dropout": 0.5})
+    RevGNN(7, 8, 3, num_layers=2, conv="gat", conv_kwargs={"dropout": 0.5}, memory_saving=False)
+
+    def widening(i, o):
+        return torch.nn.Linear(i, o + 1)
+
+    class Wrap(torch.nn.Module):
+        def __init__(self, i, o):
+            super().__init__()
+            self.lin = widening(i, o)
+
+        def forward(self, x, adj):
+            return self.lin(x)
+
+    model = RevGNN(7, 8, 3, num_layers=2, conv=Wrap)
+    x, ei, _ = _graph(dtype=torch.float32)
+    with pytest.raises(ValueError, match="keep the shape"):
+        model(x, ei)
+
+
+def test_edge_attr_mismatches():
+    x, ei, ea = _graph(dtype=torch.float32)
+    with pytest.raises(ValueError, match="without edge_dim"):
+        RevGNN(7, 8, 3, num_layers=2, conv="gen")(x, ei, ea)
+    with pytest.raises(ValueError, match="pass edge_attr"):
+        RevGNN(7, 8, 3, num_layers=2, conv="gen", edge_dim=3)(x, ei)
+    with pytest.raises(ValueError, match="does not use edge features"):
+        RevGNN(7, 8, 3, num_layers=2, conv="gcn", edge_dim=3)
+
+
+def test_bad_edge_index():
+    x, ei, _ = _graph(dtype=torch.float32)
+    ei = ei.clone()
+    ei[0, 3] = 40
+    with pytest.raises(ValueError, match="out of range"):
+        RevGNN(7, 8, 3, num_layers=2)(x, ei)
