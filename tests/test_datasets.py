@@ -70,6 +70,19 @@ def test_bundled_equals_pyg_planetoid(real_data_root, tmp_path):
         assert torch.equal(a, b), key
 
 
+def test_make_cora_reproduces_shipped_file(real_data_root, tmp_path):
+    from scalegnn.data.bundled.make_cora import main
+
+    before = _snapshot(real_data_root)
+    out = tmp_path / "cora.npz"
+    assert main(["--root", str(real_data_root), "--out", str(out)]) == 0
+    new, shipped = load_cora_arrays(out), load_cora_arrays()
+    assert set(new) == set(shipped)
+    for key in new:
+        assert new[key].dtype == shipped[key].dtype and np.array_equal(new[key], shipped[key]), key
+    assert _snapshot(real_data_root) == before
+
+
 # ------------------------------------------------------------------ Planetoid
 
 
@@ -293,3 +306,71 @@ def test_seal_with_split(real_data_root):
     assert set(ds.split) == {"train", "valid", "test"}
     total = sum(ds.split[p]["edge"].size(0) for p in ds.split)
     assert total == 4252 // 2
+
+
+# ------------------------------------------------------------------ dispatch and validation on load
+
+
+def test_synthetic_dispatch(monkeypatch):
+    """``synthetic-*`` names go to scalegnn.data.synthetic.load_synthetic (imported lazily), then validation."""
+    import sys
+    import types
+
+    from scalegnn.data.loaded import LoadedDataset
+
+    calls = []
+
+    def fake_load_synthetic(name, seed=0, **kwargs):
+        calls.append((name, seed))
+        d = load_dataset().data
+        return LoadedDataset(name=name, task="node", data=d, split={}, num_features=d.x.size(1),
+                             num_classes=7, metric="acc")
+
+    module = types.ModuleType("scalegnn.data.synthetic")
+    module.load_synthetic = fake_load_synthetic
+    monkeypatch.setitem(sys.modules, "scalegnn.data.synthetic", module)
+    ds = load_dataset("synthetic-sbm-100")
+    assert ds.name == "synthetic-sbm-100" and calls == [("synthetic-sbm-100", 0)]
+    load_dataset("synthetic-sbm-100", seed=3)
+    assert calls[-1] == ("synthetic-sbm-100", 3)
+
+    def broken(name, seed=0):
+        d = load_dataset().data.clone()
+        d.x[0, 0] = float("nan")
+        return LoadedDataset(name=name, task="node", data=d, split={}, num_features=1433, num_classes=7,
+                             metric="acc")
+
+    module.load_synthetic = broken
+    with pytest.raises(ValueError, match="NaN"):
+        load_dataset("synthetic-broken")
+
+
+def test_collection_validation_names_the_bad_graph():
+    from torch_geometric.data import Data, InMemoryDataset
+
+    from scalegnn.data.datasets import _validate_collection
+
+    good = [Data(x=torch.randn(3, 2), edge_index=torch.tensor([[0, 1], [1, 2]]), y=torch.tensor([1]))
+            for _ in range(4)]
+    ds = InMemoryDataset()
+    ds.data, ds.slices = InMemoryDataset.collate(good)
+    _validate_collection("toy", ds)  # fast path passes
+    bad = list(good)
+    bad[2] = Data(x=torch.randn(3, 2), edge_index=torch.tensor([[0, 1], [1, 3]]), y=torch.tensor([0]))
+    ds.data, ds.slices = InMemoryDataset.collate(bad)
+    with pytest.raises(ValueError, match=r"toy graph 2: edge_index has node index 3 out of range"):
+        _validate_collection("toy", ds)
+    bad[2] = Data(x=torch.full((3, 2), float("inf")), edge_index=torch.tensor([[0, 1], [1, 2]]), y=torch.tensor([0]))
+    ds.data, ds.slices = InMemoryDataset.collate(bad)
+    with pytest.raises(ValueError, match=r"toy graph 2: x contains inf"):
+        _validate_collection("toy", ds)
+
+
+def test_seal_mat_falls_back_to_edge_list(real_data_root, tmp_path):
+    (tmp_path / "SEAL" / "raw").mkdir(parents=True)
+    os.symlink(real_data_root / "SEAL" / "raw" / "USAir.txt", tmp_path / "SEAL" / "raw" / "USAir.txt")
+    ds = load_dataset("USAir", root=tmp_path, download=False)
+    assert ds.data.num_nodes == 332 and ds.data.edge_index.size(1) == 4252
+    assert ds.info["source"].endswith("USAir.txt")
+    by = {r["name"]: r for r in dataset_status(tmp_path)}
+    assert by["USAir"]["present"] and not by["NS"]["present"]
