@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from scalegnn.data.validate import validate_graph, validate_node_ids
 from scalegnn.train.evaluation import score
 
 __all__ = ["NodeClassificationTask", "MiniBatchNodeTask", "GraphClassificationTask", "split_key"]
@@ -76,6 +77,9 @@ class NodeClassificationTask:
     ) -> None:
         if "train" not in split:
             raise ValueError(f"split needs a 'train' entry, got keys {sorted(split)}")
+        validate_graph(data)
+        for name, ids in split.items():
+            validate_node_ids(ids, data.num_nodes, name=f"split[{name!r}]")
         self.data = data
         self.split = {k: (v.nonzero().view(-1) if v.dtype == torch.bool else v) for k, v in split.items()}
         self.metric = metric

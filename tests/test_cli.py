@@ -1,0 +1,48 @@
+"""The `scalegnn` command line."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from scalegnn.cli import main
+
+
+def test_default_train_reaches_paper_accuracy_on_bundled_cora(tmp_path, capsys):
+    assert main(["train", "--quiet", "--out", str(tmp_path), "--plot"]) == 0
+    printed = capsys.readouterr().out
+    assert "gcn on Cora: test_acc" in printed
+    final = json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-1])
+    assert final["final"] is True
+    assert final["best_test_acc"] >= 0.80  # GCN paper: 81.5 on the public split
+    assert (tmp_path / "curves.png").stat().st_size > 0
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()[:-1]]
+    assert [r["epoch"] for r in records] == list(range(1, 201))
+    assert {"loss", "train_acc", "val_acc", "test_acc"} <= set(records[0])
+
+
+def test_resume_of_a_finished_run_trains_no_more(tmp_path, capsys):
+    args = ["train", "--quiet", "--out", str(tmp_path), "--epochs", "5", "--checkpoint-every", "2"]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert main(args + ["--resume"]) == 0
+    second = capsys.readouterr().out
+    assert first.splitlines()[0] == second.splitlines()[0]
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line).get("epoch") for line in lines[:-1]] == [1, 2, 3, 4, 5]
+
+
+def test_datasets_lists_the_bundled_default(capsys):
+    assert main(["datasets"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    bundled = [r for r in rows if r.startswith("cora-bundled")]
+    assert bundled and "present" in bundled[0]
+
+
+def test_cli_errors_are_plain(tmp_path):
+    with pytest.raises(SystemExit, match="--resume needs --out"):
+        main(["train", "--resume"])
+    with pytest.raises(SystemExit):
+        main(["train", "--model", "no-such-model"])
+    with pytest.raises(SystemExit, match="--option expects KEY=VALUE"):
+        main(["train", "--option", "K", "--epochs", "1", "--quiet"])
