@@ -55,6 +55,7 @@ def test_bundled_npz_readable_with_numpy_only():
     assert a["edge_index"].dtype == np.int64 and a["edge_index"].shape == (2, 10556)
 
 
+@pytest.mark.realdata
 def test_bundled_equals_pyg_planetoid(real_data_root, tmp_path):
     from torch_geometric.datasets import Planetoid
 
@@ -70,6 +71,7 @@ def test_bundled_equals_pyg_planetoid(real_data_root, tmp_path):
         assert torch.equal(a, b), key
 
 
+@pytest.mark.realdata
 def test_make_cora_reproduces_shipped_file(real_data_root, tmp_path):
     from scalegnn.data.bundled.make_cora import main
 
@@ -90,6 +92,7 @@ def test_make_cora_reproduces_shipped_file(real_data_root, tmp_path):
     ("Cora", 2708, 10556, 1433, 7, (140, 500, 1000)),
     ("CiteSeer", 3327, 9104, 3703, 6, (120, 500, 1000)),
 ])
+@pytest.mark.realdata
 def test_planetoid(real_data_root, name, n, e, f, c, split):
     before = _snapshot(real_data_root)
     ds = load_dataset(name, root=real_data_root, download=False)
@@ -102,12 +105,14 @@ def test_planetoid(real_data_root, name, n, e, f, c, split):
     assert _snapshot(real_data_root) == before
 
 
+@pytest.mark.realdata
 def test_planetoid_from_env(real_data_root, monkeypatch):
     monkeypatch.setenv("SCALEGNN_DATA", str(real_data_root))
     assert dataset_root() == real_data_root
     assert load_dataset("cora").data.num_nodes == 2708  # case-insensitive
 
 
+@pytest.mark.realdata
 def test_cora_matches_bundled(real_data_root):
     a = load_dataset("Cora", root=real_data_root, download=False).data
     b = load_dataset().data
@@ -174,6 +179,7 @@ def test_dataset_status_lists_everything(tmp_path):
     assert by["Cora"]["path"] == str(tmp_path / "Planetoid" / "Cora" / "raw")
 
 
+@pytest.mark.realdata
 def test_dataset_status_real(real_data_root):
     by = {r["name"]: r for r in dataset_status(real_data_root)}
     for name in ("Cora", "CiteSeer", "PROTEINS", "USAir", "BlogCatalog", "arxiv-collab", "facebook"):
@@ -188,6 +194,7 @@ def test_dataset_status_real(real_data_root):
 @pytest.mark.parametrize("name,graphs,classes", [
     ("PROTEINS", 1113, 2), ("ENZYMES", 600, 6), ("MUTAG", 188, 2), ("Mutagenicity", 4337, 2),
 ])
+@pytest.mark.realdata
 def test_tu(real_data_root, name, graphs, classes):
     before = _snapshot(real_data_root)
     ds = load_dataset(name, root=real_data_root, download=False)
@@ -199,11 +206,13 @@ def test_tu(real_data_root, name, graphs, classes):
     assert any(cache_dir().glob(f"TU/*/{name}/processed"))
 
 
+@pytest.mark.realdata
 def test_tu_total_nodes(real_data_root):
     ds = load_dataset("PROTEINS", root=real_data_root, download=False)
     assert sum(g.num_nodes for g in ds.graphs) == 43471
 
 
+@pytest.mark.realdata
 def test_tu_generic_prefix(real_data_root):
     assert len(load_dataset("TU:MUTAG", root=real_data_root, download=False).graphs) == 188
 
@@ -221,6 +230,7 @@ def _mat_nnz(path: Path) -> int:
 
 
 @pytest.mark.parametrize("name", sorted(SEAL_NODES))
+@pytest.mark.realdata
 def test_seal_mat(real_data_root, name):
     ds = load_dataset(name, root=real_data_root, download=False)
     assert ds.task == "link" and ds.metric == "auc" and ds.split == {}
@@ -234,6 +244,7 @@ def test_seal_mat(real_data_root, name):
 
 
 @pytest.mark.parametrize("name", ["USAir", "NS", "PB", "Yeast", "Celegans", "Power", "Router"])
+@pytest.mark.realdata
 def test_seal_txt_matches_mat(real_data_root, name):
     txt = load_dataset(f"{name}-txt", root=real_data_root, download=False).data
     mat = load_dataset(name, root=real_data_root, download=False).data
@@ -241,6 +252,7 @@ def test_seal_txt_matches_mat(real_data_root, name):
     assert torch.equal(txt.edge_index, mat.edge_index)
 
 
+@pytest.mark.realdata
 def test_seal_edge_lists(real_data_root):
     arxiv = load_dataset("arxiv-collab", root=real_data_root, download=False)
     assert arxiv.data.num_nodes == 18772 and arxiv.data.edge_index.size(1) == 396160
@@ -248,12 +260,14 @@ def test_seal_edge_lists(real_data_root):
     assert fb.data.num_nodes == 4039 and fb.data.edge_index.size(1) == 2 * 88234
 
 
+@pytest.mark.realdata
 def test_blogcatalog(real_data_root):
     ds = load_dataset("BlogCatalog", root=real_data_root, download=False)
     assert ds.data.num_nodes == 10312 and ds.data.edge_index.size(1) == 667966
     assert ds.data.y.shape == (10312, 39) and ds.num_classes == 39
 
 
+@pytest.mark.realdata
 def test_seal_read_only(real_data_root):
     before = _snapshot(real_data_root)
     for name in ("USAir", "facebook", "BlogCatalog"):
@@ -301,6 +315,7 @@ def test_split_edges_layout_and_determinism():
         assert bool((neg[:, 0] != neg[:, 1]).all())
 
 
+@pytest.mark.realdata
 def test_seal_with_split(real_data_root):
     ds = load_dataset("USAir", root=real_data_root, download=False, split_edges=True, seed=0)
     assert set(ds.split) == {"train", "valid", "test"}
@@ -366,6 +381,7 @@ def test_collection_validation_names_the_bad_graph():
         _validate_collection("toy", ds)
 
 
+@pytest.mark.realdata
 def test_seal_mat_falls_back_to_edge_list(real_data_root, tmp_path):
     (tmp_path / "SEAL" / "raw").mkdir(parents=True)
     os.symlink(real_data_root / "SEAL" / "raw" / "USAir.txt", tmp_path / "SEAL" / "raw" / "USAir.txt")

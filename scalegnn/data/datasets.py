@@ -118,8 +118,11 @@ def _spec(name: str) -> DatasetSpec:
     if key.startswith("tu:"):
         tu = name.split(":", 1)[1]
         return DatasetSpec(tu, "tu", "graph", f"TU/{tu}/raw")
-    close = sorted(s.name for s in reg.values() if key[:3] in s.name.lower())
-    hint = f" Did you mean one of {close}?" if close else ""
+    import difflib
+
+    names = {s.name.lower(): s.name for s in reg.values()}
+    close = [names[k] for k in difflib.get_close_matches(key, list(names), n=3, cutoff=0.6)]
+    hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
     raise ValueError(
         f"unknown dataset {name!r}.{hint} Known names: {sorted(s.name for s in reg.values())}; "
         f"also 'synthetic-*', any 'ogbn-/ogbl-/ogbg-' OGB name and 'TU:<NAME>'."
