@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from scalegnn.data.adjacency import normalized_adjacency
+from scalegnn.data.adjacency import cached_adjacency
 from scalegnn.data.validate import validate_edge_index
 from scalegnn.nn.reversible import GroupedReversibleBlock, reversible_sequential
 from scalegnn.nn.shared_dropout import SharedDropout
@@ -220,7 +220,7 @@ class RevGNN(torch.nn.Module):
             return edge_index
         # GCN: normalize once per forward instead of once per group and layer.
         if isinstance(edge_index, Tensor) and edge_index.layout == torch.strided:
-            return normalized_adjacency(edge_index, num_nodes, "sym", dtype=dtype)
+            return cached_adjacency(edge_index, num_nodes, "sym", dtype=dtype)
         from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
         return gcn_norm(edge_index, None, num_nodes, add_self_loops=True, dtype=dtype)
