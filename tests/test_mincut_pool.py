@@ -106,13 +106,14 @@ def test_batch_pools_each_graph_like_alone():
     torch.testing.assert_close(out.ortho_loss, torch.stack(orthos).mean())
 
 
-def test_chunked_segment_products(monkeypatch):
-    """The node-chunked reduction gives the same result as a single chunk."""
-    x, ei, s, batch, w = random_batch([5, 9, 13, 2, 7], k=4, f=6, seed=5)
-    full = sparse_mincut_pool(x, ei, s, batch, w)
-    monkeypatch.setattr(mp, "_CHUNK_ELEMENTS", 7)  # forces chunks of a single node
-    chunked = sparse_mincut_pool(x, ei, s, batch, w)
-    assert_close_outputs(chunked, full, atol=1e-12)
+def test_size_buckets_cover_mixed_graph_sizes():
+    """Graphs of sizes 1..70 fall in different padding buckets; all must match the dense reference."""
+    sizes = [1, 2, 3, 4, 5, 8, 9, 16, 17, 33, 70, 2, 31]
+    x, ei, s, batch, w = random_batch(sizes, k=3, f=2, weighted=True, seed=5)
+    assert_close_outputs(sparse_mincut_pool(x, ei, s, batch, w), dense_reference(x, ei, s, batch, w))
+    plan = mp._SegmentPlan(batch, len(sizes), batch.numel())
+    padded = sum(g.numel() * size for g, size, _, _ in plan.buckets)
+    assert padded <= 2 * batch.numel()
 
 
 def test_dense_path_matches_pyg():

@@ -10,9 +10,9 @@ per-graph (segment) reductions only:
 
 * ``A S`` is one sparse-dense product (``torch.sparse.mm``, ``O(E + N K)``);
 * the per-graph products ``S_b^T X_b``, ``S_b^T (A S)_b``, ``S_b^T S_b`` are
-  segment sums of node-wise outer products, evaluated over chunks of nodes so
-  that the transient ``chunk x K x F`` block stays bounded (``O(N (K + F))``
-  saved for backward, never ``N x N`` and never ``N x K x F``);
+  batched matmuls over graphs grouped in size buckets (each bucket zero-padded
+  to its largest graph, at most twice its size), ``O(N (K + F))`` memory,
+  never ``N x N`` and never ``N x K x F``;
 * the degree term ``Tr(S^T D S) = sum_n d_n ||s_n||^2`` is a scatter.
 
 Conventions are PyG's (they are the ones checked by the tests against
@@ -48,10 +48,6 @@ __all__ = ["MinCutPool", "MinCutOutput", "sparse_mincut_pool", "dense_mincut_poo
 
 EPS = 1e-15  # the constant of PyG's dense_mincut_pool
 
-# Elements of the transient ``chunk x P x Q`` outer-product block (per chunk).
-_CHUNK_ELEMENTS = 1 << 22
-
-
 class MinCutOutput(NamedTuple):
     """Pooled graph and auxiliary losses (unpacks like PyG's 4-tuple)."""
 
@@ -64,25 +60,58 @@ class MinCutOutput(NamedTuple):
 # ---------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------
-def _segment_outer(a: Tensor, b: Tensor, batch: Optional[Tensor], num_graphs: int) -> Tensor:
-    r"""Per-graph ``a_g^T b_g``: ``out[g] = sum_{n: batch[n] = g} a[n]^T b[n]``, shape ``[B, P, Q]``.
+class _SegmentPlan:
+    r"""Per-graph products ``a_g^T b_g`` for a sorted ``batch`` without ``N x P x Q`` tensors.
 
-    One graph is a single matmul. Otherwise node-wise outer products are summed
-    into their graph with ``index_add`` over chunks of nodes, so the transient
-    block is at most ``_CHUNK_ELEMENTS`` and nothing of size ``N x P x Q`` is
-    kept for backward (``index_add``'s backward needs only the index).
+    Graphs are grouped into buckets of similar size (node counts in
+    ``(2^(j-1), 2^j]``); the nodes of a bucket are copied into a zero-padded
+    ``[G_j, n_j, P]`` block (``n_j`` = the largest graph of the bucket, so the
+    padding at most doubles the bucket's size) and reduced with one ``bmm``.
+    Memory ``O(N (P + Q) + B P Q)``; autograd flows through the index copies.
+    One graph is a single matmul.
     """
-    n, p = a.shape
-    q = b.size(1)
-    if batch is None or num_graphs == 1:
-        return (a.t() @ b).unsqueeze(0)
-    out = a.new_zeros(num_graphs, p, q)
-    step = max(1, _CHUNK_ELEMENTS // max(1, p * q))
-    for start in range(0, n, step):
-        end = min(n, start + step)
-        prod = a[start:end].unsqueeze(2) * b[start:end].unsqueeze(1)
-        out = out.index_add(0, batch[start:end], prod)
-    return out
+
+    def __init__(self, batch: Optional[Tensor], num_graphs: int, num_nodes: int) -> None:
+        self.num_graphs = num_graphs
+        self.buckets = []  # (graph ids, padded size, node ids, slot of each node)
+        if batch is None or num_graphs == 1:
+            return
+        counts = torch.bincount(batch, minlength=num_graphs)
+        ptr = torch.cumsum(counts, 0) - counts
+        pos = torch.arange(num_nodes, device=batch.device) - ptr[batch]
+        level = torch.ceil(torch.log2(counts.clamp_min(1).double())).long()
+        level = torch.where(counts > 0, level, torch.full_like(level, -1))
+        node_level = level[batch]
+        local = torch.empty_like(counts)
+        for j in torch.unique(level).tolist():
+            if j < 0:
+                continue
+            graphs = (level == j).nonzero().view(-1)
+            size = int(counts[graphs].max())
+            local[graphs] = torch.arange(graphs.numel(), device=batch.device)
+            nodes = (node_level == j).nonzero().view(-1)
+            slot = local[batch[nodes]] * size + pos[nodes]
+            self.buckets.append((graphs, size, nodes, slot))
+
+    def pad(self, a: Tensor):
+        """Zero-padded per-bucket blocks ``[G_j, n_j, P]`` of the node tensor ``a`` ``[N, P]``."""
+        if not self.buckets:
+            return a
+        blocks = []
+        for graphs, size, nodes, slot in self.buckets:
+            block = a.new_zeros(graphs.numel() * size, a.size(1)).index_copy(0, slot, a.index_select(0, nodes))
+            blocks.append(block.view(graphs.numel(), size, a.size(1)))
+        return blocks
+
+    def outer(self, pa, pb) -> Tensor:
+        """``[B, P, Q]`` per-graph ``a^T b`` from :meth:`pad` outputs."""
+        if not self.buckets:
+            return (pa.t() @ pb).unsqueeze(0)
+        p, q = pa[0].size(-1), pb[0].size(-1)
+        out = pa[0].new_zeros(self.num_graphs, p, q)
+        for (graphs, _, _, _), ba, bb in zip(self.buckets, pa, pb):
+            out = out.index_copy(0, graphs, ba.transpose(1, 2) @ bb)
+        return out
 
 
 def _safe_inv_sqrt(d: Tensor) -> Tensor:
@@ -225,9 +254,11 @@ def sparse_mincut_pool(
     adj = torch.sparse_coo_tensor(torch.stack([src, dst]), weight, (n, n), check_invariants=False)
     a_s = torch.sparse.mm(adj, s)
 
-    out = _segment_outer(s, x, batch, num_graphs)  # S^T X
-    out_adj = _segment_outer(s, a_s, batch, num_graphs)  # S^T A S
-    ss = _segment_outer(s, s, batch, num_graphs)  # S^T S
+    plan = _SegmentPlan(batch, num_graphs, n)
+    ps = plan.pad(s)
+    out = plan.outer(ps, plan.pad(x))  # S^T X
+    out_adj = plan.outer(ps, plan.pad(a_s))  # S^T A S
+    ss = plan.outer(ps, ps)  # S^T S
 
     mincut_num = torch.diagonal(out_adj, dim1=-2, dim2=-1).sum(-1)
     deg = torch.zeros(n, dtype=dtype, device=x.device).index_add(0, src, weight)  # row sums of A
