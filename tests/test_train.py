@@ -220,3 +220,29 @@ def test_node_task_validates_its_inputs():
         NodeClassificationTask(data, {"train": torch.arange(3), "valid": torch.tensor([9])})
     with pytest.raises(ValueError, match="needs a 'train' entry"):
         NodeClassificationTask(data, {"test": torch.arange(3)})
+
+
+def test_minibatch_task_with_one_full_batch_equals_full_batch_task():
+    from torch_geometric.data import Data
+    from torch_geometric.nn import GCNConv
+
+    seed_everything(0)
+    n, f, c = 40, 6, 3
+    data = Data(x=torch.randn(n, f), edge_index=torch.randint(0, n, (2, 120)), y=torch.randint(0, c, (n,)))
+    split = {"train": torch.arange(15), "valid": torch.arange(15, 30), "test": torch.arange(30, 40)}
+    batch = data.clone()
+    batch.batch_size = 15  # seed nodes first, as NeighborLoader yields them
+    full, mini = GCNConv(f, c), GCNConv(f, c)
+    mini.load_state_dict(full.state_dict())
+    opt_full, opt_mini = torch.optim.SGD(full.parameters(), lr=0.1), torch.optim.SGD(mini.parameters(), lr=0.1)
+    from scalegnn.train import MiniBatchNodeTask
+
+    loss_full = NodeClassificationTask(data, split).train_epoch(full, opt_full)
+    loss_mini = MiniBatchNodeTask([batch], data, split).train_epoch(mini, opt_mini)
+    assert loss_mini == pytest.approx(loss_full, abs=1e-6)
+    for a, b in zip(full.parameters(), mini.parameters()):
+        assert torch.allclose(a, b, atol=1e-6)
+    with pytest.raises(ValueError, match="no training nodes"):
+        empty = data.clone()
+        empty.train_mask = torch.zeros(n, dtype=torch.bool)
+        MiniBatchNodeTask([empty], data, split).train_epoch(mini, opt_mini)
