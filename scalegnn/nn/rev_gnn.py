@@ -16,7 +16,7 @@ from scalegnn.data.validate import validate_edge_index
 from scalegnn.nn.reversible import GroupedReversibleBlock, reversible_sequential
 from scalegnn.nn.shared_dropout import SharedDropout
 
-__all__ = ["RevGNN", "RevGNNGroup", "make_norm", "make_conv", "CONVS", "NORMS"]
+__all__ = ["RevGNN", "RevGNNGroup", "make_norm", "make_conv", "prepare_adjacency", "CONVS", "NORMS"]
 
 CONVS = ("gcn", "sage", "gat", "gen")
 NORMS = ("layer", "batch", None)
@@ -64,6 +64,20 @@ def make_conv(conv: Union[str, Callable[..., torch.nn.Module]], channels: int, n
         kw.setdefault("norm", norm)
         return GENConv(channels, channels, **kw)
     raise ValueError(f"unknown conv {conv!r}; choose one of {CONVS} or pass a callable (in, out) -> Module")
+
+
+def prepare_adjacency(conv: Any, edge_index: Any, num_nodes: int, dtype: torch.dtype) -> Any:
+    """Validate ``edge_index``; for ``conv='gcn'`` return the GCN-normalized adjacency (built once per graph)."""
+    dense_index = isinstance(edge_index, Tensor) and edge_index.layout == torch.strided
+    if dense_index:
+        validate_edge_index(edge_index, num_nodes)
+    if conv != "gcn":
+        return edge_index
+    if dense_index:
+        return cached_adjacency(edge_index, num_nodes, "sym", dtype=dtype)
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+
+    return gcn_norm(edge_index, None, num_nodes, add_self_loops=True, dtype=dtype)
 
 
 class RevGNNGroup(torch.nn.Module):
@@ -213,23 +227,11 @@ class RevGNN(torch.nn.Module):
             self.out_norm.reset_parameters()
         self.lin.reset_parameters()
 
-    def _adjacency(self, edge_index: Any, num_nodes: int, dtype: torch.dtype) -> Any:
-        if isinstance(edge_index, Tensor) and edge_index.layout == torch.strided:
-            validate_edge_index(edge_index, num_nodes)
-        if self.conv != "gcn":
-            return edge_index
-        # GCN: normalize once per forward instead of once per group and layer.
-        if isinstance(edge_index, Tensor) and edge_index.layout == torch.strided:
-            return cached_adjacency(edge_index, num_nodes, "sym", dtype=dtype)
-        from torch_geometric.nn.conv.gcn_conv import gcn_norm
-
-        return gcn_norm(edge_index, None, num_nodes, add_self_loops=True, dtype=dtype)
-
     def forward(self, x: Tensor, edge_index: Any, edge_attr: Optional[Tensor] = None) -> Tensor:
         if x.dim() != 2 or x.size(-1) != self.in_channels:
             raise ValueError(f"x must have shape [N, {self.in_channels}], got {list(x.shape)}")
         n = x.size(0)
-        adj = self._adjacency(edge_index, n, x.dtype)
+        adj = prepare_adjacency(self.conv, edge_index, n, x.dtype)
         args = [adj]
         if edge_attr is not None:
             if self.edge_encoder is None:
