@@ -42,12 +42,11 @@ def metis_partition(
     graph = drop_self_loops(symmetrize(csr))
     options = pymetis.Options(ufactor=max(1, int(round(1000 * imbalance))), seed=int(seed))
     vweights = None if vertex_weights is None else np.ascontiguousarray(vertex_weights, dtype=np.int64)
-    result = pymetis.part_graph(
-        int(k),
-        xadj=np.ascontiguousarray(graph.indptr, dtype=np.int64),
-        adjncy=np.ascontiguousarray(graph.indices, dtype=np.int64),
-        vweights=vweights,
-        options=options,
-        recursive=recursive,
-    )
+    xadj = np.ascontiguousarray(graph.indptr, dtype=np.int64)
+    adjncy = np.ascontiguousarray(graph.indices, dtype=np.int64)
+    if hasattr(pymetis, "CSRAdjacency"):  # pymetis >= 2025.2; the xadj/adjncy keywords are deprecated there
+        kwargs = {"adjacency": pymetis.CSRAdjacency(adj_starts=xadj, adjacent=adjncy)}
+    else:
+        kwargs = {"xadj": xadj, "adjncy": adjncy}
+    result = pymetis.part_graph(int(k), vweights=vweights, options=options, recursive=recursive, **kwargs)
     return np.asarray(result.vertex_part, dtype=np.int64)

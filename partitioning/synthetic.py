@@ -211,10 +211,12 @@ def parse_synthetic_name(name: str) -> Tuple[str, int, int]:
     ``n`` (nodes) and ``m`` (directed edges, both directions counted, even)
     are integers, optionally with a ``k``/``M``/``G`` suffix (``synthetic-2.4M-60M``).
     """
-    parts = name.split("-")
-    if len(parts) == 3 and parts[0] == "synthetic":
+    parts = str(name).split("-")
+    head = [t.lower() for t in parts[:2]]
+    if len(parts) == 3 and head[0] == "synthetic":
         kind, n_text, m_text = "powerlaw", parts[1], parts[2]
-    elif len(parts) == 4 and parts[0] == "synthetic" and parts[1] in SYNTHETIC_KINDS:
+    elif len(parts) == 4 and head[0] == "synthetic" and head[1] in SYNTHETIC_KINDS:
+        parts[1] = head[1]
         kind, n_text, m_text = parts[1], parts[2], parts[3]
     else:
         raise ValueError(
