@@ -40,7 +40,8 @@ def worker(args) -> None:
     from partitioning.partition import partition_with_info
     from partitioning.synthetic import synthetic_graph_blocks
 
-    out = {"nodes": args.nodes, "edges": args.edges, "method": args.method, "k": args.k}
+    out = {"nodes": args.nodes, "edges": args.edges, "method": args.method, "k": args.k,
+           "loadavg_start": os.getloadavg()[0]}
     t = time.perf_counter()
     graph, _ = synthetic_graph_blocks("powerlaw", args.nodes, args.edges, seed=0)
     out["generate_s"] = time.perf_counter() - t
@@ -59,7 +60,10 @@ def worker(args) -> None:
         t = time.perf_counter()
         write_partitions(Path(tmp) / "parts", graph, result.parts, k=args.k, method=args.method)
         out["write_s"] = time.perf_counter() - t
-    out["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out["peak_rss_gb"] = usage.ru_maxrss / 2**20
+    out["cpu_s"] = usage.ru_utime + usage.ru_stime  # vs wall time: how much CPU the shared machine gave us
+    out["loadavg_end"] = os.getloadavg()[0]
     print(json.dumps({"stage": "done", **out}), flush=True)
 
 

@@ -115,9 +115,13 @@ def main_compare(argv: List[str]) -> int:
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] == "compare":
-        return main_compare(argv[1:])
-    return main_partition(argv)
+    try:
+        if argv and argv[0] == "compare":
+            return main_compare(argv[1:])
+        return main_partition(argv)
+    except (ValueError, FileNotFoundError, FileExistsError) as e:
+        print(f"python -m partitioning: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

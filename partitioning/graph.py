@@ -94,6 +94,7 @@ def _check_csr_arrays(indptr: np.ndarray, indices: np.ndarray, n: int) -> None:
 def _canonical(csr: sp.csr_matrix) -> sp.csr_matrix:
     dtype = _index_dtype(csr.shape[0], csr.nnz)
     if not csr.has_canonical_format:
+        csr = csr.copy()  # the index arrays may be the caller's; sorting in place would corrupt their matrix
         csr.sum_duplicates()  # sorts indices and merges duplicates
     if csr.indices.dtype != dtype or csr.indptr.dtype != dtype:
         csr = sp.csr_matrix((csr.data, csr.indices.astype(dtype), csr.indptr.astype(dtype)), shape=csr.shape)

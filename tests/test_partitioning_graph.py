@@ -64,3 +64,13 @@ def test_partition_rejects_bad_arguments():
         partition(graph, 2, vertex_weights=[1, 0, 1, 1])
     with pytest.raises(ValueError, match="must be square"):
         partition(sp.csr_matrix(np.ones((3, 4))), 2)
+
+
+def test_unsorted_input_is_not_modified():
+    indptr, indices = np.array([0, 2, 3]), np.array([1, 0, 0])
+    data = np.array([5.0, 6.0, 7.0])
+    original = sp.csr_matrix((data, indices, indptr), shape=(2, 2))
+    canonical = as_csr(original)
+    np.testing.assert_array_equal(original.indices, [1, 0, 0])
+    np.testing.assert_array_equal(indices, [1, 0, 0])
+    np.testing.assert_array_equal(canonical.indices, [0, 1, 0])
