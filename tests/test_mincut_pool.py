@@ -205,9 +205,13 @@ def test_isolated_nodes_empty_clusters_and_edgeless_graphs_are_finite():
 def test_empty_graph_id_in_batch():
     x, ei, s, batch, _ = random_batch([4, 5], k=2, seed=7)
     batch = torch.where(batch == 1, 2, batch)  # graph id 1 has no nodes
+    x.requires_grad_(True)
+    s.requires_grad_(True)
     out = sparse_mincut_pool(x, ei, s, batch)
     assert out.x.shape[0] == 3
     assert torch.count_nonzero(out.x[1]) == 0 and torch.isfinite(out.mincut_loss) and torch.isfinite(out.ortho_loss)
+    (out.x.sum() + out.adj.sum() + out.mincut_loss + out.ortho_loss).backward()
+    assert torch.isfinite(x.grad).all() and torch.isfinite(s.grad).all()
 
 
 # --- the module -------------------------------------------------------------

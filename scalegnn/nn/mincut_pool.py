@@ -48,6 +48,7 @@ __all__ = ["MinCutPool", "MinCutOutput", "sparse_mincut_pool", "dense_mincut_poo
 
 EPS = 1e-15  # the constant of PyG's dense_mincut_pool
 
+
 class MinCutOutput(NamedTuple):
     """Pooled graph and auxiliary losses (unpacks like PyG's 4-tuple)."""
 
