@@ -100,6 +100,15 @@ def test_torch_sparse_adjacency_input_matches_edge_index():
     assert torch.allclose(ref, out, atol=1e-5)
 
 
+def test_gcn_takes_a_normalized_sparse_adjacency_as_given():
+    from scalegnn.data.adjacency import normalized_adjacency
+
+    x, ei, _ = _graph(dtype=torch.float32)
+    model = RevGNN(7, 8, 3, num_layers=3, conv="gcn").eval()
+    with torch.no_grad():
+        assert torch.allclose(model(x, ei), model(x, normalized_adjacency(ei, 40, "sym")), atol=1e-5)
+
+
 def test_gcn_matches_pyg_gcnconv_normalization():
     x, ei, _ = _graph(dtype=torch.float32)
     model = RevGNN(7, 8, 3, num_layers=1, conv="gcn", norm=None).eval()

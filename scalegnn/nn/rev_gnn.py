@@ -67,17 +67,19 @@ def make_conv(conv: Union[str, Callable[..., torch.nn.Module]], channels: int, n
 
 
 def prepare_adjacency(conv: Any, edge_index: Any, num_nodes: int, dtype: torch.dtype) -> Any:
-    """Validate ``edge_index``; for ``conv='gcn'`` return the GCN-normalized adjacency (built once per graph)."""
+    """Validate ``edge_index``; for ``conv='gcn'`` turn it into the GCN-normalized adjacency.
+
+    For ``'gcn'`` an ``edge_index`` becomes :math:`D^{-1/2}(A+I)D^{-1/2}` as a
+    sparse CSR matrix, built once per graph (:func:`~scalegnn.data.adjacency.cached_adjacency`)
+    instead of once per group and layer; a sparse adjacency is taken as already
+    normalized. Other convolutions receive their input unchanged.
+    """
     dense_index = isinstance(edge_index, Tensor) and edge_index.layout == torch.strided
     if dense_index:
         validate_edge_index(edge_index, num_nodes)
-    if conv != "gcn":
-        return edge_index
-    if dense_index:
-        return cached_adjacency(edge_index, num_nodes, "sym", dtype=dtype)
-    from torch_geometric.nn.conv.gcn_conv import gcn_norm
-
-    return gcn_norm(edge_index, None, num_nodes, add_self_loops=True, dtype=dtype)
+        if conv == "gcn":
+            return cached_adjacency(edge_index, num_nodes, "sym", dtype=dtype)
+    return edge_index
 
 
 class RevGNNGroup(torch.nn.Module):
@@ -130,7 +132,9 @@ class RevGNN(torch.nn.Module):
         num_layers (int): number of reversible blocks.
         num_groups (int): groups :math:`G \ge 2`. (default: ``2``)
         conv (str or callable): inner layer, ``'gcn'`` (GCNConv on the
-            symmetric-normalized adjacency with self-loops), ``'sage'``,
+            symmetric-normalized adjacency with self-loops, computed once per
+            graph from ``edge_index``; a sparse adjacency is used as given,
+            i.e. already normalized), ``'sage'``,
             ``'gat'`` (one head), ``'gen'`` (GENConv, softmax aggregation with
             learnable temperature, uses edge features), or a callable
             ``(in_channels, out_channels, **conv_kwargs) -> Module`` called as

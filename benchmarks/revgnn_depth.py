@@ -1,0 +1,301 @@
+"""Memory and time of one training step versus depth: RevGNN vs PyG GroupAddRev vs a plain residual GCN.
+
+All four networks run on the same synthetic power-law graph (ogbn-arxiv size
+by default: 169,343 nodes, 2,332,486 directed edges, 128 features, 40
+classes), with 128 hidden channels, LayerNorm, dropout 0.1 and GCN inner layers
+on the same pre-normalized sparse adjacency:
+
+* ``revgnn``      -- :class:`scalegnn.nn.RevGNN` (G=2 groups, ``memory_saving=True``);
+* ``revgnn-plain`` -- the same network through ordinary autograd (``memory_saving=False``);
+* ``pyg-rev``     -- the same group functions wrapped in PyG's ``GroupAddRev``;
+* ``plain-res``   -- a plain pre-activation residual GCN at full width
+  (``h = h + GCNConv(dropout(relu(LN(h))))``), the usual deep GNN.
+
+A step is forward + cross-entropy on every node + backward. All models of
+one depth are built in one process and their steps interleaved round-robin
+(so that load changes on a shared machine hit all of them alike); time is the
+median over ``--repeat`` steps after one warm-up step. Memory:
+
+* ``saved MB``: bytes autograd keeps for backward after the forward pass
+  (:class:`scalegnn.nn.reversible.SavedTensorCounter`, parameters excluded).
+  PyG's ``InvertibleFunction`` keeps its tensors outside autograd's saved-tensor
+  mechanism, so this column undercounts ``pyg-rev``; read its peak column.
+* ``peak MB``: GPU: ``torch.cuda.max_memory_allocated`` during the step minus
+  the memory held before it. CPU: resident memory sampled during the step
+  minus the level before it (one subprocess per depth, with a fixed malloc
+  mmap threshold so freed tensors leave the resident set).
+
+Usage::
+
+    python -m benchmarks.revgnn_depth                                  # GPU if present, arxiv size
+    python -m benchmarks.revgnn_depth --nodes 20000 --depths 8 64 256 --threads 1  # reduced CPU run
+    python -m benchmarks.revgnn_depth --out benchmarks/results/revgnn.md
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Dict, List
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from scalegnn.data.adjacency import normalized_adjacency
+from scalegnn.data.synthetic import synthetic_graph
+from scalegnn.nn.rev_gnn import RevGNN, RevGNNGroup, make_norm
+from scalegnn.nn.reversible import SavedTensorCounter
+from scalegnn.nn.shared_dropout import SharedDropout
+
+MODELS = ("revgnn", "revgnn-plain", "pyg-rev", "plain-res")
+ARXIV_NODES, ARXIV_EDGES = 169_343, 2_332_486
+
+
+class PlainResGCN(torch.nn.Module):
+    """Pre-activation residual GCN at full width (DeeperGCN's res+ without the reversible trick)."""
+
+    def __init__(self, in_channels: int, hidden: int, out_channels: int, num_layers: int, dropout: float):
+        super().__init__()
+        from torch_geometric.nn import GCNConv
+
+        self.encoder = torch.nn.Linear(in_channels, hidden)
+        self.norms = torch.nn.ModuleList([torch.nn.LayerNorm(hidden) for _ in range(num_layers)])
+        self.convs = torch.nn.ModuleList([GCNConv(hidden, hidden, normalize=False) for _ in range(num_layers)])
+        self.out_norm = torch.nn.LayerNorm(hidden)
+        self.lin = torch.nn.Linear(hidden, out_channels)
+        self.dropout = dropout
+
+    def forward(self, x, adj):
+        h = self.encoder(x)
+        for norm, conv in zip(self.norms, self.convs):
+            h = h + conv(F.dropout(F.relu(norm(h)), self.dropout, self.training), adj)
+        return self.lin(F.relu(self.out_norm(h)))
+
+
+class PyGRevGCN(torch.nn.Module):
+    """The same network as RevGNN(conv='gcn'), built from PyG's GroupAddRev blocks."""
+
+    def __init__(self, in_channels: int, hidden: int, out_channels: int, num_layers: int, dropout: float,
+                 num_groups: int = 2):
+        super().__init__()
+        from torch_geometric.nn import GCNConv
+        from torch_geometric.nn.models import GroupAddRev
+
+        c = hidden // num_groups
+        self.num_groups = num_groups
+        self.encoder = torch.nn.Linear(in_channels, hidden)
+        self.shared_dropout = SharedDropout(dropout)
+        self.blocks = torch.nn.ModuleList([
+            GroupAddRev(torch.nn.ModuleList([
+                RevGNNGroup(make_norm("layer", c), self.shared_dropout, GCNConv(c, c, normalize=False))
+                for _ in range(num_groups)
+            ]))
+            for _ in range(num_layers)
+        ])
+        self.out_norm = torch.nn.LayerNorm(hidden)
+        self.lin = torch.nn.Linear(hidden, out_channels)
+        self.dropout = dropout
+
+    def forward(self, x, adj):
+        h = self.encoder(x)
+        self.shared_dropout.resample((x.size(0), h.size(1) // self.num_groups), x.device, x.dtype)
+        for block in self.blocks:
+            h = block(h, adj)
+        return self.lin(F.relu(self.out_norm(h)))
+
+
+def build(model: str, depth: int, in_channels: int, hidden: int, out_channels: int, dropout: float):
+    if model == "revgnn":
+        return RevGNN(in_channels, hidden, out_channels, depth, conv="gcn", dropout=dropout, norm="layer")
+    if model == "revgnn-plain":
+        return RevGNN(in_channels, hidden, out_channels, depth, conv="gcn", dropout=dropout, norm="layer",
+                      memory_saving=False)
+    if model == "pyg-rev":
+        return PyGRevGCN(in_channels, hidden, out_channels, depth, dropout)
+    if model == "plain-res":
+        return PlainResGCN(in_channels, hidden, out_channels, depth, dropout)
+    raise ValueError(f"unknown model {model!r}; choose from {MODELS}")
+
+
+class _RSSPeak:
+    """Peak resident memory (MB) above the level at entry, sampled by a thread (CPU runs)."""
+
+    def __init__(self, interval: float = 0.005) -> None:
+        self.interval = interval
+        self.page = os.sysconf("SC_PAGE_SIZE")
+
+    def _rss(self) -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * self.page
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._rss())
+            time.sleep(self.interval)
+
+    def __enter__(self) -> "_RSSPeak":
+        self.base = self.peak = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._rss())
+        self.mb = (self.peak - self.base) / 2**20
+
+
+def measure_depth(models: List[str], depth: int, nodes: int, edges: int, hidden: int, repeat: int,
+                  device: str, seed: int = 0) -> List[Dict[str, object]]:
+    """All ``models`` at one depth on one graph; steps interleaved round-robin so load drifts hit all alike."""
+    data = synthetic_graph(nodes, edges, num_features=128, num_classes=40, seed=seed)
+    dev = torch.device(device)
+    x, y = data.x.to(dev), data.y.to(dev)
+    # Every model gets the same GCN-normalized CSR matrix (PyG's adj_t orientation).
+    adj = normalized_adjacency(data.edge_index, nodes, "sym").to(dev)
+    results = {m: {"model": m, "depth": depth, "times": [], "peaks": []} for m in models}
+    built = {}
+    for name in models:
+        torch.manual_seed(seed)
+        built[name] = build(name, depth, x.size(1), hidden, 40, 0.1).to(dev).train()
+
+    def step(name: str) -> None:
+        model, res = built[name], results[name]
+        for p in model.parameters():
+            p.grad = None
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+            base = torch.cuda.memory_allocated()
+            torch.cuda.reset_peak_memory_stats()
+        with _RSSPeak() if dev.type == "cpu" else contextlib.nullcontext() as rss:
+            t0 = time.perf_counter()
+            F.cross_entropy(model(x, adj), y).backward()
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            res["times"].append(time.perf_counter() - t0)
+        res["peaks"].append((torch.cuda.max_memory_allocated() - base) / 2**20 if dev.type == "cuda" else rss.mb)
+
+    alive = []
+    for name in models:
+        try:
+            params = list(built[name].parameters())
+            with SavedTensorCounter(exclude=params) as counter:
+                out = built[name](x, adj)
+            results[name]["saved_mb"] = counter.bytes / 2**20
+            del out
+            step(name)  # warm-up
+            alive.append(name)
+        except torch.OutOfMemoryError:
+            results[name]["oom"] = True
+            built[name] = None
+            if dev.type == "cuda":
+                torch.cuda.empty_cache()
+    for _ in range(repeat):
+        for name in alive:
+            step(name)
+    rows = []
+    for name in models:
+        res = results[name]
+        if name in alive:
+            res["step_s"] = statistics.median(res["times"][1:])
+            res["peak_mb"] = max(res["peaks"])
+        res.pop("times"), res.pop("peaks")
+        rows.append(res)
+    return rows
+
+
+def run_isolated(args, depth: int) -> List[Dict[str, object]]:
+    """CPU: one depth per subprocess, with a fixed malloc mmap threshold so freed tensors leave the RSS."""
+    cmd = [sys.executable, "-m", "benchmarks.revgnn_depth", "--worker", str(depth), "--models", *args.models,
+           "--nodes", str(args.nodes), "--edges", str(args.edges), "--hidden", str(args.hidden),
+           "--repeat", str(args.repeat), "--device", args.device]
+    if args.threads is not None:
+        cmd += ["--threads", str(args.threads)]
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["killed"])[-1]
+        return [{"model": m, "depth": depth, "oom": proc.returncode < 0, "error": tail} for m in args.models]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def table(rows: List[Dict[str, object]], depths: List[int]) -> str:
+    base = {r["depth"]: r for r in rows if r["model"] == "plain-res" and "step_s" in r}
+    lines = ["| model | depth | step time (s) | time / plain-res | saved MB | peak MB |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for depth in depths:
+        for r in rows:
+            if r["depth"] != depth:
+                continue
+            if "step_s" not in r:
+                why = "OOM" if r.get("oom") else f"failed: {r.get('error', '?')}"
+                lines.append(f"| {r['model']} | {depth} | {why} | | | |")
+                continue
+            ratio = f"{r['step_s'] / base[depth]['step_s']:.2f}x" if depth in base else "n/a"
+            lines.append(f"| {r['model']} | {depth} | {r['step_s']:.3f} | {ratio} | "
+                         f"{r['saved_mb']:.1f} | {r['peak_mb']:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--nodes", type=int, default=ARXIV_NODES)
+    parser.add_argument("--edges", type=int, default=None,
+                        help="directed edges (default: ogbn-arxiv's average degree times --nodes)")
+    parser.add_argument("--hidden", type=int, default=128)
+    parser.add_argument("--depths", type=int, nargs="+", default=[8, 64, 256, 1001])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's choice); on small VMs 1 can be the fastest")
+    parser.add_argument("--out", type=Path, default=None, help="write the markdown table here")
+    parser.add_argument("--worker", type=int, metavar="DEPTH", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    if args.edges is None:
+        args.edges = 2 * round(args.nodes * ARXIV_EDGES / ARXIV_NODES / 2)
+    if args.worker:
+        rows = measure_depth(args.models, args.worker, args.nodes, args.edges, args.hidden, args.repeat,
+                             args.device)
+        print(json.dumps(rows))
+        return
+
+    rows = []
+    for depth in tqdm(args.depths, desc="depths"):
+        if args.device == "cpu":
+            got = run_isolated(args, depth)
+        else:
+            got = measure_depth(args.models, depth, args.nodes, args.edges, args.hidden, args.repeat, args.device)
+            torch.cuda.empty_cache()
+        for res in got:
+            print(json.dumps(res), flush=True)
+        rows.extend(got)
+    if args.device == "cuda":
+        where = torch.cuda.get_device_name()
+    else:
+        where = f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    header = (f"Device: {where}; torch {torch.__version__}. Graph: synthetic power-law, {args.nodes:,} nodes, "
+              f"{args.edges:,} directed edges, 128 features, 40 classes; hidden {args.hidden}, GCN, "
+              f"LayerNorm, dropout 0.1, RevGNN with 2 groups; median of {args.repeat} steps after a warm-up.")
+    text = header + "\n\n" + table(rows, args.depths) + "\n"
+    print(text)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
