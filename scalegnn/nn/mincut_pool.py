@@ -325,22 +325,48 @@ def _is_sparse_adjacency(obj: Any) -> bool:
 
 
 class MinCutPool(torch.nn.Module):
-    r"""minCUT pooling layer: an MLP computes soft cluster assignments ``S``, then
-    :func:`sparse_mincut_pool` (sparse input) or :func:`dense_mincut_pool` (dense input).
+    r"""The minCUT pooling layer from `"Spectral Clustering with Graph Neural
+    Networks for Graph Pooling" <https://arxiv.org/abs/1907.00481>`_
+    (Bianchi, Grattarola and Alippi, ICML 2020), for sparse mini-batches.
+
+    An MLP computes soft cluster assignments, then each graph is coarsened:
+
+    .. math::
+        \mathbf{S} = \mathrm{softmax}(\mathrm{MLP}(\mathbf{X}) / \tau), \qquad
+        \mathbf{X}' = \mathbf{S}^{\top}\mathbf{X}, \qquad
+        \mathbf{A}' = \tilde{\mathbf{D}}^{-1/2}\,\mathrm{offdiag}(\mathbf{S}^{\top}\mathbf{A}\mathbf{S})
+        \,\tilde{\mathbf{D}}^{-1/2}
+
+    with the auxiliary losses (averaged over the graphs of the batch)
+
+    .. math::
+        \mathcal{L}_c = -\frac{\mathrm{Tr}(\mathbf{S}^{\top}\mathbf{A}\mathbf{S})}
+        {\mathrm{Tr}(\mathbf{S}^{\top}\mathbf{D}\mathbf{S})}, \qquad
+        \mathcal{L}_o = \left\| \frac{\mathbf{S}^{\top}\mathbf{S}}{\|\mathbf{S}^{\top}\mathbf{S}\|_F}
+        - \frac{\mathbf{I}_K}{\sqrt{K}} \right\|_F .
+
+    Sparse input goes through :func:`sparse_mincut_pool` (memory
+    ``O(E + N (K + F))``, never ``N x N``); dense input through
+    :func:`dense_mincut_pool` (PyG's ``dense_mincut_pool``, NaN-safe).
 
     Args:
-        in_channels: node feature size ``F``.
-        num_clusters: number of clusters ``K >= 2``.
-        mlp_hidden: hidden sizes of the assignment MLP (``()`` = a single linear
-            layer, the setting of the paper's experiments and PyG's example).
-        act: activation between MLP layers (default ReLU).
-        dropout: dropout before every MLP layer.
-        temp: softmax temperature.
+        in_channels (int): node feature size :math:`F`.
+        num_clusters (int): number of clusters :math:`K \geq 2`.
+        mlp_hidden (Sequence[int], optional): hidden sizes of the assignment
+            MLP; ``()`` is a single linear layer (PyG's example), ``(16,)`` the
+            authors' graph-classification setting. (default: ``()``)
+        act (torch.nn.Module, optional): activation between MLP layers.
+            (default: ``ReLU``)
+        dropout (float, optional): dropout before every MLP layer. (default: ``0.0``)
+        temp (float, optional): softmax temperature :math:`\tau`. (default: ``1.0``)
 
-    ``forward(x, edge_index, batch=None, edge_weight=None)`` for a PyG
-    mini-batch (``edge_index`` may also be a ``torch.sparse`` tensor), or
-    ``forward(x, adj, mask=None)`` with dense ``x [B, N, F]``, ``adj [B, N, N]``.
-    Returns :class:`MinCutOutput` ``(x_pool, adj_pool, mincut_loss, ortho_loss)``.
+    Shapes:
+        - **input (sparse):** ``x [N, F]``, ``edge_index [2, E]`` (or a
+          ``torch.sparse`` / ``torch_sparse.SparseTensor`` adjacency), optional
+          sorted ``batch [N]`` and ``edge_weight [E]``.
+        - **input (dense):** ``x [B, N, F]``, ``adj [B, N, N]``, optional ``mask [B, N]``.
+        - **output:** :class:`MinCutOutput` ``(x [B, K, F], adj [B, K, K],
+          mincut_loss [], ortho_loss [])``.
     """
 
     def __init__(
@@ -369,6 +395,7 @@ class MinCutPool(torch.nn.Module):
             if i < len(sizes) - 2:
                 layers.append(act if act is not None else torch.nn.ReLU())
         self.mlp = torch.nn.Sequential(*layers)
+        self.reset_parameters()
 
     def reset_parameters(self) -> None:
         for layer in self.mlp:
