@@ -106,6 +106,28 @@ def run_point(nodes: int, edges: int, method: str, args) -> dict:
     return row
 
 
+def render(paths) -> str:
+    """A Markdown table of JSON-lines result files (several runs may be merged), ordered by size then method."""
+    order = {"random": 0, "metis": 1, "hypergraph": 2}
+    rows = [json.loads(line) for path in paths for line in open(path) if line.strip()]
+    rows.sort(key=lambda r: (r["nodes"], order.get(r["method"], 9)))
+    out = ["| nodes | directed edges | method | generate (s) | hypergraph build + hMETIS write (s) | "
+           "partition (s, total) | CPU (s) | load avg | volume metric (s) | write partitions (s) | "
+           "peak RSS (GB) | volume (rows/layer) | imbalance | status |",
+           "|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        def f(key, spec="{:.1f}"):
+            return spec.format(r[key]) if r.get(key) is not None else "-"
+        prep = (f"{r['build_seconds'] + r['hmetis_write_seconds']:.1f}"
+                if r.get("hmetis_write_seconds") is not None else "-")
+        peak = max(r.get("peak_rss_gb", 0.0), r.get("watchdog_peak_rss_gb", 0.0))
+        load = f"{r['loadavg_start']:.0f}-{r['loadavg_end']:.0f}" if "loadavg_end" in r else f("loadavg_start", "{:.0f}")
+        out.append(f"| {r['nodes']:,} | {r['edges']:,} | {r['method']} | {f('generate_s')} | {prep} | "
+                   f"{f('partition_s')} | {f('cpu_s', '{:.0f}')} | {load} | {f('volume_s')} | {f('write_s')} | "
+                   f"{peak:.1f} | {f('volume', '{:,}')} | {f('imbalance', '{:.3f}')} | {r['status']} |")
+    return "\n".join(out)
+
+
 def fmt_row(r: dict) -> str:
     def f(key, spec="{:.1f}"):
         return spec.format(r[key]) if key in r else "-"
@@ -134,7 +156,11 @@ def main() -> None:
     p.add_argument("--nodes", type=int, help=argparse.SUPPRESS)
     p.add_argument("--edges", type=int, help=argparse.SUPPRESS)
     p.add_argument("--method", help=argparse.SUPPRESS)
+    p.add_argument("--render", nargs="+", default=None, help="print the Markdown table of these JSON-lines files")
     args = p.parse_args()
+    if args.render:
+        print(render(args.render))
+        return
     if args.worker:
         worker(args)
         return
