@@ -33,19 +33,19 @@ __all__ = ["TransitionMatrix", "build_transition", "push_level", "PushCounter"]
 
 @dataclass
 class TransitionMatrix:
-    r"""The random-walk matrix :math:`W = D^{-1}\tilde A` in the two layouts GBP needs.
+    r"""The random-walk matrix :math:`W = D^{-1}\tilde A` in the layouts GBP needs.
 
     Attributes:
         num_nodes: :math:`N`.
-        degree: ``[N]`` weighted row sums :math:`d` of :math:`\tilde A` (float64).
+        degree: ``[N]`` row sums :math:`d` of :math:`\tilde A` (float64).
         W: :math:`W` as CSR (rows: receiving node :math:`v`), for dense pushes.
         Wt_crow, Wt_col, Wt_val: CSR of :math:`W^\top` (row :math:`u` lists the
             :math:`v` that :math:`u` pushes to and :math:`W_{vu}`), for sparse pushes.
         out_count: ``[N]`` number of entries in each row of :math:`W^\top`.
-        crow, col: CSR structure of :math:`\tilde A` (row :math:`s`: the nodes a
-            walk at :math:`s` may step to).
-        cum_weight: float64 prefix sums of :math:`\tilde A`'s values (for
-            weighted steps), or ``None`` when every entry is 1 (uniform steps).
+        walk_ptr, walk_next: the rows of :math:`\tilde A` with every edge
+            repeated by its multiplicity (duplicates are *not* merged), so a
+            uniform pick in ``walk_next[walk_ptr[s]:walk_ptr[s+1]]`` is a step
+            with probability exactly :math:`W_{s\cdot}`.
     """
 
     num_nodes: int
@@ -55,13 +55,18 @@ class TransitionMatrix:
     Wt_col: Tensor
     Wt_val: Tensor
     out_count: Tensor
-    crow: Tensor
-    col: Tensor
-    cum_weight: "Tensor | None"
+    walk_ptr: Tensor
+    walk_next: Tensor
 
     @property
     def num_entries(self) -> int:
-        return int(self.col.numel())
+        return int(self.Wt_col.numel())
+
+
+def _crow(rows: Tensor, n: int) -> Tensor:
+    ptr = torch.zeros(n + 1, dtype=torch.long, device=rows.device)
+    ptr[1:] = torch.cumsum(torch.bincount(rows, minlength=n), 0)
+    return ptr
 
 
 def build_transition(
@@ -71,27 +76,41 @@ def build_transition(
     dtype: torch.dtype = torch.float32,
     device: "torch.device | None" = None,
 ) -> TransitionMatrix:
-    """Build :class:`TransitionMatrix` for ``edge_index`` (duplicate edges are summed).
+    """Build :class:`TransitionMatrix` for ``edge_index`` (duplicate edges count with their multiplicity).
+
+    Self-loops follow :func:`~scalegnn.data.adjacency.normalized_adjacency`:
+    with ``add_self_loops`` existing loops are replaced by one weight-1 loop
+    per node; without it the graph is used as given.
 
     Raises:
         ValueError: when ``add_self_loops=False`` leaves a node without
             in-edges: its :math:`D^{-r}` and its walk step are undefined.
     """
     device = torch.device(device) if device is not None else edge_index.device
-    A = normalized_adjacency(
-        edge_index.to(device), num_nodes, "none", add_self_loops=add_self_loops, dtype=torch.float64
-    )
-    crow, col, val = A.crow_indices(), A.col_indices(), A.values()
-    counts = crow[1:] - crow[:-1]
-    rows = torch.repeat_interleave(torch.arange(num_nodes, device=device), counts)
-    degree = torch.zeros(num_nodes, dtype=torch.float64, device=device).index_add_(0, rows, val)
-    isolated = (degree <= 0).nonzero().flatten()
+    src, dst = edge_index.to(device).long()
+    if add_self_loops:
+        keep = src != dst
+        loop = torch.arange(num_nodes, device=device)
+        src, dst = torch.cat([src[keep], loop]), torch.cat([dst[keep], loop])
+    # Walk structure: edges grouped by target (a walk at s steps to a source of an edge into s).
+    order = torch.argsort(dst, stable=True)
+    walk_next = src[order]
+    walk_ptr = _crow(dst, num_nodes)
+    count = (walk_ptr[1:] - walk_ptr[:-1])
+    isolated = (count == 0).nonzero().flatten()
     if isolated.numel() > 0:
         raise ValueError(
             f"{isolated.numel()} node(s) have no in-edges (first: node {int(isolated[0])}) and "
             "add_self_loops=False: GBP's D^-r and random walks need every degree > 0; "
             "pass add_self_loops=True (the default) or remove those nodes"
         )
+    degree = count.to(torch.float64)
+    # W = D^-1 A~ with duplicates summed (CSR needs unique entries).
+    A = normalized_adjacency(
+        edge_index.to(device), num_nodes, "none", add_self_loops=add_self_loops, dtype=torch.float64
+    )
+    crow, col, val = A.crow_indices(), A.col_indices(), A.values()
+    rows = torch.repeat_interleave(torch.arange(num_nodes, device=device), crow[1:] - crow[:-1])
     w_val = (val / degree[rows]).to(dtype)
     W = torch.sparse_csr_tensor(crow, col, w_val, (num_nodes, num_nodes), check_invariants=False)
     # W^T in CSR: entries sorted by column (the pushing node u); a stable sort
@@ -100,11 +119,8 @@ def build_transition(
     Wt_col = rows[order]
     Wt_val = w_val[order]
     out_count = torch.bincount(col, minlength=num_nodes)
-    Wt_crow = torch.zeros(num_nodes + 1, dtype=torch.long, device=device)
-    Wt_crow[1:] = torch.cumsum(out_count, 0)
-    uniform = bool((val == 1).all())
-    cum_weight = None if uniform else torch.cumsum(val, 0)
-    return TransitionMatrix(num_nodes, degree, W, Wt_crow, Wt_col, Wt_val, out_count, crow, col, cum_weight)
+    Wt_crow = _crow(col, num_nodes)
+    return TransitionMatrix(num_nodes, degree, W, Wt_crow, Wt_col, Wt_val, out_count, walk_ptr, walk_next)
 
 
 @dataclass
@@ -136,14 +152,12 @@ def push_level(
             a full SpMM would (the scatter costs several times more per edge).
 
     Returns:
-        ``(R_next, R_left)``: the level-:math:`\ell+1` residues
-        :math:`W (R \odot \mathbb 1[|R| > \theta])` and the residues left
-        unpushed at level :math:`\ell`, :math:`R \odot \mathbb 1[|R| \le \theta]`.
+        ``(R_next, pushed)``: the level-:math:`\ell+1` residues
+        :math:`W (R \odot \mathbb 1[|R| > \theta])` and the boolean mask of
+        the pushed entries (the rest stays as level-:math:`\ell` residue).
     """
     n, c = R.shape
     mask = R.abs() > threshold
-    pushed = R * mask
-    left = R - pushed
     per_node = mask.sum(1)
     num_pushed = int(per_node.sum())
     work = int((per_node * T.out_count).sum())
@@ -151,11 +165,11 @@ def push_level(
     counter.edge_updates += work
     if work >= dense_fraction * T.num_entries * c:
         counter.dense_levels += 1
-        return torch.sparse.mm(T.W, pushed), left
+        return torch.sparse.mm(T.W, torch.where(mask, R, 0.0)), mask
     counter.sparse_levels += 1
     R_next = torch.zeros_like(R)
     if work == 0:
-        return R_next, left
+        return R_next, mask
     u, k = mask.nonzero(as_tuple=True)
     vals = R[u, k]
     deg_u = T.out_count[u]
@@ -166,4 +180,4 @@ def push_level(
     pos = start[entry] + offset
     v = T.Wt_col[pos]
     R_next.view(-1).index_add_(0, v * c + k[entry], T.Wt_val[pos] * vals[entry])
-    return R_next, left
+    return R_next, mask

@@ -260,6 +260,11 @@ def gbp_precompute(
     scale_out = deg.pow(r).to(dtype)
     scale_out_t = scale_out if targets is None else scale_out[targets]
     wl = [float(v) for v in w]
+    # mix[j-1, t] = w_{t+j} for t + j <= L: G_j = sum_t mix[j-1, t] R^(t).
+    mix = torch.zeros(max(L, 1), max(L, 1), dtype=dtype, device=device)
+    for j in range(1, L + 1):
+        for t in range(0, L - j + 1):
+            mix[j - 1, t] = wl[t + j]
 
     use_walks = walks_per_node > 0 and L >= 1 and num_targets > 0
     M = visited = None
@@ -275,9 +280,9 @@ def gbp_precompute(
         stats.walk_nnz = int(M.values().numel())
         stats.visited_nodes = int(visited.numel())
         stats.time_walks = time.perf_counter() - t0
-    # A chunk keeps R, R_next, the pushed/left parts and the mask (~5 N x c),
-    # the target accumulator and the walk stack G (L |U| x c).
-    buffers = 5 + num_targets / n + (L * stats.visited_nodes / n if use_walks else 0)
+    # A chunk keeps R, R_next, the mask and a temporary (~4 N x c), the target
+    # accumulator and the residue and G stacks (2 L |U| x c).
+    buffers = 4 + num_targets / n + (2 * L * stats.visited_nodes / n if use_walks else 0)
     chunks = column_chunks(num_cols, n, x.element_size(), buffers, chunk_size, memory_budget, device)
     stats.chunks = len(chunks)
     counter = PushCounter()
@@ -290,20 +295,24 @@ def gbp_precompute(
             c = R.size(1)
             threshold = rmax * R.abs().sum(0)
             acc = torch.zeros(num_targets, c, dtype=dtype, device=device)
-            G = torch.zeros(L, stats.visited_nodes, c, dtype=dtype, device=device) if use_walks else None
+            # Leftover residues of levels 0..L-1 on the visited nodes only.
+            Rstack = torch.empty(L, stats.visited_nodes, c, dtype=dtype, device=device) if use_walks else None
             for ell in range(L + 1):
                 acc += wl[ell] * (R if targets is None else R[targets])
                 if ell == L:
                     break
-                R_next, left = push_level(T, R, threshold, counter, dense_fraction)
+                R_next, pushed = push_level(T, R, threshold, counter, dense_fraction)
                 if use_walks:
-                    coef = torch.tensor(wl[ell + 1:], dtype=dtype, device=device).view(-1, 1, 1)
-                    G[: L - ell] += coef * left[visited].unsqueeze(0)
-                del left
+                    Rstack[ell] = torch.where(pushed[visited], 0.0, R[visited])
+                del pushed
                 R = R_next
                 bar.update(1)
             if use_walks:
-                acc += torch.sparse.mm(M, G.view(L * stats.visited_nodes, c))
+                # G_j = sum_t w_{t+j} R^(t) for all j at once (one small GEMM), then M @ G.
+                G = (mix @ Rstack.view(L, -1)).view(L * stats.visited_nodes, c)
+                del Rstack
+                acc += torch.sparse.mm(M, G)
+                del G
                 stats.correction_updates += stats.walk_nnz * c
             out[:, cols] = (acc * scale_out_t.unsqueeze(1)).to(x.device)
     stats.time_push = time.perf_counter() - t_push

@@ -22,18 +22,16 @@ __all__ = ["sample_walks", "walk_matrix"]
 
 
 def _step(T: TransitionMatrix, cur: Tensor, generator: Optional[torch.Generator]) -> Tensor:
-    """One step of every walk: ``cur[i] -> u`` with probability ``W[cur[i], u]``."""
-    lo = T.crow[cur]
-    count = T.crow[cur + 1] - lo
+    """One step of every walk: ``cur[i] -> u`` with probability ``W[cur[i], u]``.
+
+    Rows of ``T.walk_next`` repeat each edge by its multiplicity, so a uniform
+    pick within the row is the weighted step.
+    """
+    lo = T.walk_ptr[cur]
+    count = T.walk_ptr[cur + 1] - lo
     rand = torch.rand(cur.numel(), dtype=torch.float64, device=cur.device, generator=generator)
-    if T.cum_weight is None:  # every entry of A~ is 1: a uniform neighbour
-        pick = lo + torch.minimum((rand * count).long(), count - 1)
-    else:  # weighted: invert the CDF of the row by binary search on the prefix sums
-        before = torch.where(lo > 0, T.cum_weight[(lo - 1).clamp_min(0)], torch.zeros_like(rand))
-        target = before + rand * T.degree[cur]
-        pick = torch.searchsorted(T.cum_weight, target, right=True)
-        pick = torch.minimum(torch.maximum(pick, lo), lo + count - 1)
-    return T.col[pick]
+    pick = lo + torch.minimum((rand * count).long(), count - 1)
+    return T.walk_next[pick]
 
 
 def sample_walks(
@@ -50,7 +48,7 @@ def sample_walks(
         holds the node of every walk after step ``j``; walks of start
         ``starts[i]`` are columns ``i * walks_per_node ...``.
     """
-    cur = starts.to(T.col.device).repeat_interleave(walks_per_node)
+    cur = starts.to(T.walk_next.device).repeat_interleave(walks_per_node)
     out = torch.empty(length, cur.numel(), dtype=torch.long, device=cur.device)
     for j in range(length):
         cur = _step(T, cur, generator)
@@ -73,9 +71,15 @@ def walk_matrix(positions: Tensor, num_starts: int, walks_per_node: int, dtype: 
         ``M @ G`` is :math:`\sum_j S^{(j)} G_j`.
     """
     length, m = positions.shape
-    visited, inverse = torch.unique(positions, return_inverse=True)
-    u = visited.numel()
     device = positions.device
+    # Distinct visited nodes and their compact ids, by a lookup table (no sort).
+    seen = torch.zeros(int(positions.max()) + 1, dtype=torch.bool, device=device)
+    seen[positions.flatten()] = True
+    visited = seen.nonzero().flatten()
+    lookup = torch.empty(seen.numel(), dtype=torch.long, device=device)
+    lookup[visited] = torch.arange(visited.numel(), device=device)
+    inverse = lookup[positions]
+    u = visited.numel()
     step = torch.arange(length, device=device).unsqueeze(1)
     cols = (step * u + inverse).flatten()
     rows = torch.arange(num_starts, device=device).repeat_interleave(walks_per_node).repeat(length)
