@@ -113,7 +113,6 @@ def communication_volume(graph: Any, parts: Any, k: Optional[int] = None) -> Com
     csr = as_csr(graph)
     n = csr.shape[0]
     parts, k = check_parts(parts, n, k)
-    sender_of = parts
     bitmap = n * k <= _BITMAP_LIMIT
     needed = np.zeros(n * k, dtype=bool) if bitmap else None
     chunks = []
@@ -127,7 +126,7 @@ def communication_volume(graph: Any, parts: Any, k: Optional[int] = None) -> Com
             continue
         receiver = np.repeat(parts[r0:r1], np.diff(indptr[r0:r1 + 1]))
         col = indices[lo:hi].astype(np.int64)
-        remote = sender_of[col] != receiver
+        remote = parts[col] != receiver
         key = col[remote] * k + receiver[remote]
         if bitmap:
             needed[key] = True
@@ -138,7 +137,7 @@ def communication_volume(graph: Any, parts: Any, k: Optional[int] = None) -> Com
     else:
         key = np.unique(np.concatenate(chunks)) if chunks else np.empty(0, dtype=np.int64)
     row, receiver = np.divmod(key, k)
-    sender = sender_of[row]
+    sender = parts[row]
     matrix = np.bincount(sender * k + receiver, minlength=k * k).reshape(k, k).astype(np.int64)
     return CommunicationVolume(
         total=int(key.shape[0]),
