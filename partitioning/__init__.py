@@ -23,6 +23,7 @@ from partitioning.graph import as_csr, graph_fingerprint, symmetrize
 from partitioning.hypergraph import ColumnNetHypergraph, column_net_hypergraph
 from partitioning.metrics import CommunicationVolume, communication_volume, edge_cut, imbalance
 from partitioning.partition import METHODS, PartitionResult, partition, partition_with_info
+from partitioning.report import format_report, partition_report, plot_report
 from partitioning.synthetic import powerlaw_sbm_graph
 
 __all__ = [
@@ -36,10 +37,13 @@ __all__ = [
     "column_net_hypergraph",
     "communication_volume",
     "edge_cut",
+    "format_report",
     "graph_fingerprint",
     "imbalance",
     "partition",
+    "partition_report",
     "partition_with_info",
+    "plot_report",
     "powerlaw_sbm_graph",
     "read_manifest",
     "read_partitions",
