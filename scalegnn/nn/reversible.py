@@ -35,10 +35,12 @@ Recomputation must reproduce the forward pass exactly, so:
 * buffers (BatchNorm running statistics) are snapshotted before and restored
   after each recomputation, so they are updated exactly once per forward;
 * the train/eval mode of a block may not change between forward and backward;
+* the autocast (mixed precision) state of the forward pass is restored for the recomputation;
 * inner functions may not modify their input in place.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -268,6 +270,9 @@ class _Plan:
         dropouts = {id(m): m for b in unique for m in b.shared_dropouts()}.values()
         self.masks = [(m, m.mask) for m in dropouts]  # reinstated during backward
         self.training = [b.training for b in self.blocks]
+        self.autocast: List[Tuple[str, bool, torch.dtype]] = [
+            (d, torch.is_autocast_enabled(d), torch.get_autocast_dtype(d)) for d in ("cpu", "cuda")
+        ]  # mixed precision is recomputed as it ran
 
 
 def _regroup(xs: List[Tensor], block: GroupedReversibleBlock) -> List[Tensor]:
@@ -318,6 +323,9 @@ class ReversibleFunction(torch.autograd.Function):
         current = [(m, m.mask) for m, _ in plan.masks]
         for m, mask in plan.masks:
             m.mask = mask
+        amp = contextlib.ExitStack()
+        for device, enabled, dtype in plan.autocast:
+            amp.enter_context(torch.autocast(device, dtype=dtype, enabled=enabled))
         try:
             ys = plan.blocks[-1].split(y)
             gys = plan.blocks[-1].split(grad_y)
@@ -338,6 +346,7 @@ class ReversibleFunction(torch.autograd.Function):
                     for b, s in zip(block.state_buffers(), saved):
                         b.copy_(s)
         finally:
+            amp.close()
             for m, mask in current:
                 m.mask = mask
         grad_x = torch.cat(gys, dim=-1)
