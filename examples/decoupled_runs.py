@@ -1,0 +1,62 @@
+"""Helpers of the decoupled-model examples (SGC, GBP): split rows, seed loops, summaries.
+
+Deliberately free of scalegnn: ``run_one(seed) -> dict`` does the work
+(typically one :class:`scalegnn.train.Trainer` fit); this file only picks
+the rows a decoupled model needs, loops over seeds and reports mean and
+standard deviation.
+"""
+from __future__ import annotations
+
+import statistics
+from typing import Callable, Dict, Iterable, List, Mapping, Tuple
+
+import torch
+
+
+def split_rows(split: Mapping[str, torch.Tensor]) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    """The node ids of train, valid and test concatenated, and the split re-indexed into those rows.
+
+    A decoupled model only ever looks at these rows of the propagated
+    features, so training and evaluation can run on ``features[nodes]``.
+    """
+    names = [k for k in ("train", "valid", "test") if k in split]
+    parts = [split[k].view(-1) for k in names]
+    nodes = torch.cat(parts)
+    bounds = torch.tensor([0] + [p.numel() for p in parts]).cumsum(0).tolist()
+    return nodes, {k: torch.arange(bounds[i], bounds[i + 1]) for i, k in enumerate(names)}
+
+
+def split_data(features: torch.Tensor, y: torch.Tensor, split: Mapping[str, torch.Tensor]):
+    """``(Data(x=features[nodes], y=y[nodes]), split re-indexed)`` for the split nodes (see :func:`split_rows`)."""
+    from torch_geometric.data import Data
+
+    nodes, rows = split_rows(split)
+    nodes = nodes.to(features.device)
+    return Data(x=features[nodes], y=y.to(features.device)[nodes]), rows
+
+
+def run_seeds(run_one: Callable[[int], Dict[str, float]], seeds: Iterable[int]) -> List[Dict[str, float]]:
+    """``[run_one(s) for s in seeds]``, each result tagged with its seed."""
+    results = []
+    for seed in seeds:
+        res = dict(run_one(seed))
+        res["seed"] = seed
+        results.append(res)
+    return results
+
+
+def summarize(results: List[Dict[str, float]], key: str) -> Dict[str, float]:
+    """Mean, sample standard deviation, min and max of ``key`` (in the metric's units) over runs."""
+    values = [float(r[key]) for r in results]
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "min": min(values),
+        "max": max(values),
+        "runs": len(values),
+    }
+
+
+def pct(summary: Dict[str, float]) -> str:
+    """``"81.02 +- 0.31"`` for an accuracy summary in [0, 1]."""
+    return f"{100 * summary['mean']:.2f} +- {100 * summary['std']:.2f}"
