@@ -2,14 +2,16 @@
 
 All four networks run on the same synthetic power-law graph (ogbn-arxiv size
 by default: 169,343 nodes, 2,332,486 directed edges, 128 features, 40
-classes), with 128 hidden channels, LayerNorm, dropout 0.1 and GCN inner layers
-on the same pre-normalized sparse adjacency:
+classes), with 128 hidden channels, LayerNorm, dropout 0.1 and the same GCN
+layer (:class:`scalegnn.nn.rev_gnn.GCNLayer`, equal to PyG's ``GCNConv`` on a
+pre-normalized adjacency) on the same sparse CSR adjacency paired with its
+transpose:
 
 * ``revgnn``      -- :class:`scalegnn.nn.RevGNN` (G=2 groups, ``memory_saving=True``);
 * ``revgnn-plain`` -- the same network through ordinary autograd (``memory_saving=False``);
 * ``pyg-rev``     -- the same group functions wrapped in PyG's ``GroupAddRev``;
 * ``plain-res``   -- a plain pre-activation residual GCN at full width
-  (``h = h + GCNConv(dropout(relu(LN(h))))``), the usual deep GNN.
+  (``h = h + GCN(dropout(relu(LN(h))))``), the usual deep GNN.
 
 A step is forward + cross-entropy on every node + backward. All models of
 one depth are built in one process and their steps interleaved round-robin
@@ -52,7 +54,7 @@ from tqdm.auto import tqdm
 
 from scalegnn.data.adjacency import normalized_adjacency
 from scalegnn.data.synthetic import synthetic_graph
-from scalegnn.nn.rev_gnn import RevGNN, RevGNNGroup, make_norm
+from scalegnn.nn.rev_gnn import GCNLayer, RevGNN, RevGNNGroup, make_norm, paired_adjacency
 from scalegnn.nn.reversible import SavedTensorCounter
 from scalegnn.nn.shared_dropout import SharedDropout
 
@@ -65,11 +67,9 @@ class PlainResGCN(torch.nn.Module):
 
     def __init__(self, in_channels: int, hidden: int, out_channels: int, num_layers: int, dropout: float):
         super().__init__()
-        from torch_geometric.nn import GCNConv
-
         self.encoder = torch.nn.Linear(in_channels, hidden)
         self.norms = torch.nn.ModuleList([torch.nn.LayerNorm(hidden) for _ in range(num_layers)])
-        self.convs = torch.nn.ModuleList([GCNConv(hidden, hidden, normalize=False) for _ in range(num_layers)])
+        self.convs = torch.nn.ModuleList([GCNLayer(hidden, hidden) for _ in range(num_layers)])
         self.out_norm = torch.nn.LayerNorm(hidden)
         self.lin = torch.nn.Linear(hidden, out_channels)
         self.dropout = dropout
@@ -87,7 +87,6 @@ class PyGRevGCN(torch.nn.Module):
     def __init__(self, in_channels: int, hidden: int, out_channels: int, num_layers: int, dropout: float,
                  num_groups: int = 2):
         super().__init__()
-        from torch_geometric.nn import GCNConv
         from torch_geometric.nn.models import GroupAddRev
 
         c = hidden // num_groups
@@ -96,7 +95,7 @@ class PyGRevGCN(torch.nn.Module):
         self.shared_dropout = SharedDropout(dropout)
         self.blocks = torch.nn.ModuleList([
             GroupAddRev(torch.nn.ModuleList([
-                RevGNNGroup(make_norm("layer", c), self.shared_dropout, GCNConv(c, c, normalize=False))
+                RevGNNGroup(make_norm("layer", c), self.shared_dropout, GCNLayer(c, c))
                 for _ in range(num_groups)
             ]))
             for _ in range(num_layers)
@@ -162,8 +161,9 @@ def measure_depth(models: List[str], depth: int, nodes: int, edges: int, hidden:
     data = synthetic_graph(nodes, edges, num_features=128, num_classes=40, seed=seed)
     dev = torch.device(device)
     x, y = data.x.to(dev), data.y.to(dev)
-    # Every model gets the same GCN-normalized CSR matrix (PyG's adj_t orientation).
-    adj = normalized_adjacency(data.edge_index, nodes, "sym").to(dev)
+    # Every model gets the same GCN-normalized CSR matrix (PyG's adj_t orientation), paired with its
+    # transpose, and the same GCN layer (GCNLayer: PyG's GCN propagation; SpMM backward by the stored transpose).
+    adj = paired_adjacency(normalized_adjacency(data.edge_index, nodes, "sym").to(dev))
     results = {m: {"model": m, "depth": depth, "times": [], "peaks": []} for m in models}
     built = {}
     for name in models:

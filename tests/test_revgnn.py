@@ -110,15 +110,22 @@ def test_gcn_takes_a_normalized_sparse_adjacency_as_given():
 
 
 def test_gcn_matches_pyg_gcnconv_normalization():
-    x, ei, _ = _graph(dtype=torch.float32)
-    model = RevGNN(7, 8, 3, num_layers=1, conv="gcn", norm=None).eval()
+    """The 'gcn' inner layer on the prepared adjacency equals PyG's GCNConv on edge_index, gradients too."""
+    x, ei, _ = _graph()  # a directed multigraph: the stored transpose must be the true one
+    model = RevGNN(7, 8, 3, num_layers=1, conv="gcn", norm=None).double()
     conv0 = model.blocks[0].fns[0].conv
-    ref = GCNConv(4, 4)
-    ref.lin.weight.data.copy_(conv0.lin.weight)
-    ref.bias.data.copy_(conv0.bias)
-    z = torch.randn(40, 4)
-    adj = prepare_adjacency('gcn', ei, 40, torch.float32)
-    assert torch.allclose(conv0(z, adj), ref(z, ei), atol=1e-5)
+    ref = GCNConv(4, 4).double()
+    ref.load_state_dict(conv0.state_dict())
+    z = torch.randn(40, 4, dtype=torch.float64)
+    za, zb = z.clone().requires_grad_(), z.clone().requires_grad_()
+    adj = prepare_adjacency("gcn", ei, 40, torch.float64)
+    ya, yb = conv0(za, adj), ref(zb, ei)
+    assert torch.allclose(ya, yb, atol=1e-12)
+    w = torch.randn_like(ya)
+    (ya * w).sum().backward()
+    (yb * w).sum().backward()
+    assert torch.allclose(za.grad, zb.grad, atol=1e-12)
+    assert torch.allclose(conv0.lin.weight.grad, ref.lin.weight.grad, atol=1e-12)
 
 
 class _PlainResGCN(torch.nn.Module):

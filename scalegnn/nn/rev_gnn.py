@@ -5,21 +5,102 @@ Layers", ICML 2021, https://arxiv.org/abs/2106.07476.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Optional, Union
+import weakref
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from scalegnn.data.adjacency import cached_adjacency
+from scalegnn.data.adjacency import cached_adjacency, spmm, to_torch_csr
 from scalegnn.data.validate import validate_edge_index
 from scalegnn.nn.reversible import GroupedReversibleBlock, reversible_sequential
 from scalegnn.nn.shared_dropout import SharedDropout
 
-__all__ = ["RevGNN", "RevGNNGroup", "make_norm", "make_conv", "prepare_adjacency", "CONVS", "NORMS"]
+__all__ = [
+    "RevGNN",
+    "RevGNNGroup",
+    "GCNLayer",
+    "PairedAdjacency",
+    "paired_adjacency",
+    "make_norm",
+    "make_conv",
+    "prepare_adjacency",
+    "CONVS",
+    "NORMS",
+]
 
 CONVS = ("gcn", "sage", "gat", "gen")
 NORMS = ("layer", "batch", None)
+
+
+class PairedAdjacency(NamedTuple):
+    """A sparse CSR adjacency with its transpose, so SpMM's backward needs no per-call transposition."""
+
+    adj: Tensor
+    adj_t: Tensor
+
+
+class _PairedSpMM(torch.autograd.Function):
+    """``adj @ x`` whose backward multiplies by the stored transpose (PyTorch rebuilds it at every call)."""
+
+    @staticmethod
+    def forward(ctx, pair: PairedAdjacency, x: Tensor) -> Tensor:
+        ctx.adj_t = pair.adj_t
+        return torch.sparse.mm(pair.adj, x)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return None, torch.sparse.mm(ctx.adj_t, grad)
+
+
+# Transposes memoized by the identity of the adjacency they belong to (weakly held).
+_TRANSPOSES: Dict[int, Tuple["weakref.ref[Tensor]", Tensor]] = {}
+
+
+def paired_adjacency(adj: Tensor) -> PairedAdjacency:
+    """Pair a sparse adjacency (CSR or COO) with its CSR transpose, computed once per adjacency object."""
+    adj = to_torch_csr(adj)
+    entry = _TRANSPOSES.get(id(adj))
+    if entry is None or entry[0]() is not adj:
+        key = id(adj)
+        _TRANSPOSES[key] = (weakref.ref(adj, lambda _, key=key: _TRANSPOSES.pop(key, None)),
+                            adj.t().to_sparse_csr())
+    return PairedAdjacency(adj, _TRANSPOSES[id(adj)][1])
+
+
+class GCNLayer(torch.nn.Module):
+    r"""GCN propagation on a pre-normalized adjacency: :math:`\hat A X W + b`.
+
+    The same computation as PyG's ``GCNConv(normalize=False)`` (and the same
+    parameter names, ``lin.weight`` and ``bias``); given a
+    :class:`PairedAdjacency` its backward uses the stored transpose.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, bias: bool = True) -> None:
+        super().__init__()
+        from torch_geometric.nn.dense.linear import Linear
+
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.lin = Linear(in_channels, out_channels, bias=False, weight_initializer="glorot")
+        self.bias = torch.nn.Parameter(torch.empty(out_channels)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        self.lin.reset_parameters()
+        if self.bias is not None:
+            torch.nn.init.zeros_(self.bias)
+
+    def forward(self, x: Tensor, adj: Any) -> Tensor:
+        h = self.lin(x)
+        if isinstance(adj, PairedAdjacency):
+            out = _PairedSpMM.apply(adj, h)
+        else:
+            out = spmm(adj, h)
+        return out + self.bias if self.bias is not None else out
+
+    def extra_repr(self) -> str:
+        return f"{self.in_channels}, {self.out_channels}"
 
 
 def make_norm(norm: Optional[str], channels: int) -> torch.nn.Module:
@@ -42,12 +123,11 @@ def make_conv(conv: Union[str, Callable[..., torch.nn.Module]], channels: int, n
         if not isinstance(layer, torch.nn.Module):
             raise TypeError(f"conv callable must return a torch.nn.Module, got {type(layer).__name__}")
         return layer
-    from torch_geometric.nn import GATConv, GCNConv, GENConv, SAGEConv
+    from torch_geometric.nn import GATConv, GENConv, SAGEConv
 
     if conv == "gcn":
-        # RevGNN normalizes the adjacency once per forward pass (see RevGNN.forward).
-        kw.setdefault("normalize", False)
-        return GCNConv(channels, channels, **kw)
+        # RevGNN normalizes the adjacency once per graph (see prepare_adjacency).
+        return GCNLayer(channels, channels, **kw)
     if conv == "sage":
         return SAGEConv(channels, channels, **kw)
     if conv == "gat":
@@ -70,15 +150,21 @@ def prepare_adjacency(conv: Any, edge_index: Any, num_nodes: int, dtype: torch.d
     """Validate ``edge_index``; for ``conv='gcn'`` turn it into the GCN-normalized adjacency.
 
     For ``'gcn'`` an ``edge_index`` becomes :math:`D^{-1/2}(A+I)D^{-1/2}` as a
-    sparse CSR matrix, built once per graph (:func:`~scalegnn.data.adjacency.cached_adjacency`)
-    instead of once per group and layer; a sparse adjacency is taken as already
-    normalized. Other convolutions receive their input unchanged.
+    sparse CSR matrix paired with its transpose, built once per graph
+    (:func:`~scalegnn.data.adjacency.cached_adjacency`) instead of once per
+    group and layer; a ``torch.sparse`` adjacency is taken as already
+    normalized (and paired with its transpose). Other convolutions receive
+    their input unchanged.
     """
     dense_index = isinstance(edge_index, Tensor) and edge_index.layout == torch.strided
     if dense_index:
         validate_edge_index(edge_index, num_nodes)
-        if conv == "gcn":
-            return cached_adjacency(edge_index, num_nodes, "sym", dtype=dtype)
+    if conv != "gcn":
+        return edge_index
+    if dense_index:
+        return paired_adjacency(cached_adjacency(edge_index, num_nodes, "sym", dtype=dtype))
+    if isinstance(edge_index, Tensor) and edge_index.layout in (torch.sparse_csr, torch.sparse_coo):
+        return paired_adjacency(edge_index.to(dtype))
     return edge_index
 
 
@@ -131,10 +217,10 @@ class RevGNN(torch.nn.Module):
         out_channels (int): outputs (classes or binary tasks).
         num_layers (int): number of reversible blocks.
         num_groups (int): groups :math:`G \ge 2`. (default: ``2``)
-        conv (str or callable): inner layer, ``'gcn'`` (GCNConv on the
-            symmetric-normalized adjacency with self-loops, computed once per
-            graph from ``edge_index``; a sparse adjacency is used as given,
-            i.e. already normalized), ``'sage'``,
+        conv (str or callable): inner layer, ``'gcn'`` (:class:`GCNLayer`,
+            PyG's GCN propagation on the symmetric-normalized adjacency with
+            self-loops, computed once per graph from ``edge_index``; a sparse
+            adjacency is used as given, i.e. already normalized), ``'sage'``,
             ``'gat'`` (one head), ``'gen'`` (GENConv, softmax aggregation with
             learnable temperature, uses edge features), or a callable
             ``(in_channels, out_channels, **conv_kwargs) -> Module`` called as
