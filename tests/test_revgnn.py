@@ -285,3 +285,20 @@ def test_arxiv_example_synthetic(tmp_path):
     assert records[-1]["final"] and len(records) == 5
     assert records[3]["loss"] < records[0]["loss"]
     assert summary["best"]["val_acc"] > 1 / 40  # better than chance over the 40 communities
+
+
+def test_batchnorm_stats_once_after_a_dtype_move():
+    """Buffers replaced by .to()/.double() after a first forward are still restored after recomputation."""
+    torch.manual_seed(1)
+    a = RevGNN(7, 8, 3, num_layers=3, conv="sage", norm="batch")
+    b = RevGNN(7, 8, 3, num_layers=3, conv="sage", norm="batch", memory_saving=False)
+    b.load_state_dict(a.state_dict())
+    x, ei, _ = _graph(dtype=torch.float32)
+    for m in (a, b):
+        m(x, ei).sum().backward()
+    a, b = a.double(), b.double()
+    x = x.double()
+    for m in (a, b):
+        m(x, ei).sum().backward()
+    for (name, buf_a), buf_b in zip(a.named_buffers(), b.buffers()):
+        assert torch.allclose(buf_a.double(), buf_b.double(), atol=1e-6), name

@@ -142,8 +142,6 @@ class GroupedReversibleBlock(torch.nn.Module):
         self.memory_saving = memory_saving
         if memory_saving:
             self.check_invertible()
-        self._dropouts: Optional[List[SharedDropout]] = None
-        self._bufs: Optional[List[Tensor]] = None
 
     @property
     def num_groups(self) -> int:
@@ -226,16 +224,12 @@ class GroupedReversibleBlock(torch.nn.Module):
     def forward(self, x: Tensor, *args: Any) -> Tensor:
         return reversible_sequential([self], x, *args, memory_saving=self.memory_saving)
 
-    # -- state that recomputation must reproduce --------------------------------------------
+    # -- state that recomputation must reproduce (looked up each time: .to() replaces buffers) ----
     def shared_dropouts(self) -> List[SharedDropout]:
-        if self._dropouts is None:
-            self._dropouts = [m for m in self.modules() if isinstance(m, SharedDropout)]
-        return self._dropouts
+        return [m for m in self.modules() if isinstance(m, SharedDropout)]
 
     def state_buffers(self) -> List[Tensor]:
-        if self._bufs is None:
-            self._bufs = [b for b in self.buffers() if b is not None]
-        return self._bufs
+        return [b for b in self.buffers() if b is not None]
 
     def extra_repr(self) -> str:
         return f"num_groups={self.num_groups}, memory_saving={self.memory_saving}"
@@ -337,13 +331,14 @@ class ReversibleFunction(torch.autograd.Function):
                         "its recomputation would differ from the forward pass"
                     )
                 ys, gys = _regroup(ys, block), _regroup(gys, block)
-                saved = [b.clone() for b in block.state_buffers()] if block.training else []
+                buffers = block.state_buffers() if block.training else []
+                saved = [b.clone() for b in buffers]
                 try:
                     ys, gys = ReversibleFunction._block_backward(
                         block, ys, gys, args, channels, slot, plan, arg_grads, param_grads
                     )
                 finally:
-                    for b, s in zip(block.state_buffers(), saved):
+                    for b, s in zip(buffers, saved):
                         b.copy_(s)
         finally:
             amp.close()
