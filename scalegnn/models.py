@@ -87,3 +87,57 @@ register_model("gat", _pyg_basic("GAT"), description="GAT (Veličković et al., 
 register_model("gin", _pyg_basic("GIN"), description="GIN (Xu et al., ICLR 2019), PyG's GIN")
 register_model("mlp", _mlp, forward=lambda model, data: model(data.x),
                description="MLP on node features only (graph-free baseline)")
+
+
+def _sgc(in_channels: int, out_channels: int, config: ModelConfig) -> torch.nn.Module:
+    from scalegnn.nn import SGC
+
+    return SGC(in_channels, out_channels, K=int(config.options.get("K", 2)))
+
+
+def _sgc_prepare(data: Any, config: ModelConfig) -> Any:
+    from scalegnn.nn import sgc_precompute
+
+    data = data.clone()
+    data.x = sgc_precompute(data.x, data.edge_index, int(config.options.get("K", 2)), num_nodes=data.num_nodes)
+    return data
+
+
+def _gbp(in_channels: int, out_channels: int, config: ModelConfig) -> torch.nn.Module:
+    from scalegnn.nn import GBP
+
+    return GBP(in_channels, config.hidden_channels, out_channels, num_layers=config.num_layers,
+               dropout=config.dropout, batch_norm=bool(config.options.get("batch_norm", True)))
+
+
+def _gbp_prepare(data: Any, config: ModelConfig) -> Any:
+    from scalegnn.nn import gbp_precompute, ppr_weights
+
+    o = config.options
+    weights = ppr_weights(float(o.get("alpha", 0.1)), int(o.get("L", 10)))
+    data = data.clone()
+    data.x = gbp_precompute(data.x, data.edge_index, weights, r=float(o.get("r", 0.5)),
+                            rmax=float(o.get("rmax", 1e-7)), walks_per_node=int(o.get("walks", 0)),
+                            seed=int(o.get("seed", 0)))
+    return data
+
+
+def _revgnn(in_channels: int, out_channels: int, config: ModelConfig) -> torch.nn.Module:
+    from scalegnn.nn import RevGNN
+
+    return RevGNN(in_channels, config.hidden_channels, out_channels, config.num_layers,
+                  dropout=config.dropout, **config.options)
+
+
+def _features_only(model: torch.nn.Module, data: Any) -> Any:
+    return model(data.x)
+
+
+register_model("sgc", _sgc, prepare=_sgc_prepare, forward=_features_only,
+               description="SGC (Wu et al., ICML 2019): S^K X precomputed once, then a linear layer (--option K=2)")
+register_model("gbp", _gbp, prepare=_gbp_prepare, forward=_features_only,
+               description="GBP (Chen et al., NeurIPS 2020): PPR propagation by bidirectional push, then an MLP "
+                           "(--option alpha=0.1 L=10 r=0.5 rmax=1e-7 walks=0)")
+register_model("revgnn", _revgnn,
+               description="RevGNN (Li et al., ICML 2021): grouped reversible residual GNN, O(1) activation "
+                           "memory in depth (--option num_groups=2 conv=\"gcn\" norm=\"layer\")")
