@@ -215,9 +215,9 @@ def measure_depth(models: List[str], depth: int, nodes: int, edges: int, hidden:
     return rows
 
 
-def run_isolated(args, depth: int) -> List[Dict[str, object]]:
+def run_isolated(args, depth: int, models: List[str]) -> List[Dict[str, object]]:
     """CPU: one depth per subprocess, with a fixed malloc mmap threshold so freed tensors leave the RSS."""
-    cmd = [sys.executable, "-m", "benchmarks.revgnn_depth", "--worker", str(depth), "--models", *args.models,
+    cmd = [sys.executable, "-m", "benchmarks.revgnn_depth", "--worker", str(depth), "--models", *models,
            "--nodes", str(args.nodes), "--edges", str(args.edges), "--hidden", str(args.hidden),
            "--repeat", str(args.repeat), "--device", args.device]
     if args.threads is not None:
@@ -226,7 +226,7 @@ def run_isolated(args, depth: int) -> List[Dict[str, object]]:
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["killed"])[-1]
-        return [{"model": m, "depth": depth, "oom": proc.returncode < 0, "error": tail} for m in args.models]
+        return [{"model": m, "depth": depth, "oom": proc.returncode < 0, "error": tail} for m in models]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -260,6 +260,8 @@ def main(argv=None) -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default: torch's choice); on small VMs 1 can be the fastest")
+    parser.add_argument("--isolate-models", action="store_true",
+                        help="CPU: one subprocess per model (no interleaving; an OOM kill takes only that model)")
     parser.add_argument("--out", type=Path, default=None, help="write the markdown table here")
     parser.add_argument("--worker", type=int, metavar="DEPTH", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -275,8 +277,12 @@ def main(argv=None) -> None:
 
     rows = []
     for depth in tqdm(args.depths, desc="depths"):
-        if args.device == "cpu":
-            got = run_isolated(args, depth)
+        if args.device == "cpu" and args.isolate_models:
+            got = [row for m in args.models for row in run_isolated(args, depth, [m])]
+        elif args.device == "cpu":
+            got = run_isolated(args, depth, args.models)
+            if any(r.get("oom") for r in got):  # the process died: measure each model on its own
+                got = [row for m in args.models for row in run_isolated(args, depth, [m])]
         else:
             got = measure_depth(args.models, depth, args.nodes, args.edges, args.hidden, args.repeat, args.device)
             torch.cuda.empty_cache()

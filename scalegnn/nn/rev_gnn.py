@@ -42,7 +42,10 @@ class PairedAdjacency(NamedTuple):
 
 
 class _PairedSpMM(torch.autograd.Function):
-    """``adj @ x`` whose backward multiplies by the stored transpose (PyTorch rebuilds it at every call)."""
+    """``adj @ x`` whose backward multiplies by the stored transpose (PyTorch rebuilds it at every call).
+
+    The adjacency is a constant: no gradient flows to its values.
+    """
 
     @staticmethod
     def forward(ctx, pair: PairedAdjacency, x: Tensor) -> Tensor:
