@@ -1,6 +1,8 @@
 """Precomputation benchmark: sgc_precompute vs PyG SGConv, GBP for all nodes vs a node subset.
 
-Runs, in one process on the same synthetic power-law graph:
+Runs, in one process on the same synthetic power-law graph
+(:func:`scalegnn.data.synthetic.synthetic_graph`, community-correlated
+Gaussian features):
 
 * ``sgc_precompute(x, edge_index, K)`` and PyG's ``SGConv(K, cached=False)``
   forward (its output is checked against ``sgc_precompute`` + the same linear
@@ -31,46 +33,20 @@ import time
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
-import numpy as np
 import torch
 
+from scalegnn.data.synthetic import synthetic_graph
 from scalegnn.nn.gbp import gbp_exact, gbp_precompute, transition_matrix
 from scalegnn.nn.propagation_weights import ppr_weights
 from scalegnn.nn.sgc import sgc_precompute
 
 SIZES = {
-    # name: (nodes, undirected edges, features, classes) -- OGB sizes
+    # name: (nodes, undirected edges, features, classes) -- OGB sizes; the
+    # graph holds both directions of each edge (2x as many directed entries)
     "small": (20_000, 100_000, 64, 10),
     "arxiv": (169_343, 1_166_243, 128, 40),
     "products": (2_449_029, 61_859_140, 100, 47),
 }
-
-
-def synthetic_powerlaw(num_nodes: int, num_edges: int, num_features: int, seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor]:
-    """A Chung-Lu power-law graph (exponent ~2.5), symmetrized, and Gaussian features.
-
-    Stand-in until ``scalegnn.data.synthetic.synthetic_graph`` exists (the
-    benchmark switches to it automatically).
-    """
-    try:
-        from scalegnn.data.synthetic import synthetic_graph  # type: ignore
-
-        data = synthetic_graph(num_nodes, num_edges, num_features, 10, kind="powerlaw", seed=seed)
-        return data.edge_index, data.x
-    except ImportError:
-        pass
-    rng = np.random.default_rng(seed)
-    weight = (np.arange(1, num_nodes + 1, dtype=np.float64)) ** (-1 / 1.5)
-    cum = np.cumsum(weight / weight.sum())
-    src = np.searchsorted(cum, rng.random(num_edges)).clip(max=num_nodes - 1)
-    dst = rng.integers(0, num_nodes, num_edges)  # one power-law end, one uniform end
-    perm = rng.permutation(num_nodes)
-    src, dst = perm[src], perm[dst]
-    keep = src != dst
-    ei = torch.from_numpy(np.stack([src[keep], dst[keep]])).long()
-    ei = torch.cat([ei, ei.flip(0)], 1)
-    x = torch.from_numpy(rng.standard_normal((num_nodes, num_features), dtype=np.float32))
-    return ei, x
 
 
 class PeakMemory:
@@ -163,7 +139,9 @@ def run(args) -> str:
     torch.set_num_threads(args.threads or torch.get_num_threads())
     n, m, f, c = SIZES[args.size]
     t0 = time.perf_counter()
-    ei, x = synthetic_powerlaw(n, m, f, seed=args.seed)
+    graph = synthetic_graph(n, 2 * m, f, c, kind="powerlaw", seed=args.seed)
+    ei, x = graph.edge_index, graph.x
+    del graph
     print(f"graph: {n:,} nodes, {ei.size(1):,} directed edges, {f} features ({time.perf_counter() - t0:.1f}s)")
     ei, x = ei.to(device), x.to(device)
     rows: List[Dict[str, str]] = []
@@ -199,21 +177,22 @@ def run(args) -> str:
     subset = torch.randperm(n, generator=gen)[: int(args.subset * n)].sort().values.to(device)
     T = transition_matrix(ei, n, device=device)
     t_T, _, _ = measure(lambda: transition_matrix(ei, n, device=device), device, 1)
-    for rmax in args.rmax:
+    for config in args.gbp:
+        rmax, walks = float(config.split(":")[0]), int(config.split(":")[1])
         for label, nodes in (("all", None), (f"{args.subset:.0%}", subset)):
-            fn = lambda: gbp_precompute(x, T, w, r=args.r, rmax=rmax, walks_per_node=args.walks, nodes=nodes,
+            fn = lambda: gbp_precompute(x, T, w, r=args.r, rmax=rmax, walks_per_node=walks, nodes=nodes,
                                         seed=args.seed, progress=False, return_stats=True)
             t, mem, (est, st) = measure(fn, device, args.repeat)
             ref = exact if nodes is None else exact[nodes]
             rel = ((est - ref).norm() / ref.norm()).item()
             rows.append(dict(
-                method=f"gbp_precompute rmax={rmax:g}, n_r={args.walks}", nodes=label, time=f"{t:.3f}",
+                method=f"gbp_precompute rmax={rmax:g}, n_r={walks}", nodes=label, time=f"{t:.3f}",
                 mem=mib(mem), vs_pyg=f"{t / t_ex:.2f}x of full prop.", err=f"{rel:.1e}",
                 note=(f"push {st.push_edge_updates / 1e6:.0f}M edge-updates ({st.dense_push_levels} dense/"
                       f"{st.sparse_push_levels} sparse levels), {st.walk_steps / 1e6:.1f}M walk steps, "
                       f"correction {st.correction_updates / 1e6:.0f}M"),
             ))
-            print(f"gbp rmax={rmax:g} nodes={label}: {t:.3f}s rel.err {rel:.1e} ({t / t_ex:.2f}x of exact)")
+            print(f"gbp rmax={rmax:g} n_r={walks} nodes={label}: {t:.3f}s rel.err {rel:.1e} ({t / t_ex:.2f}x of exact)")
             del est
     machine = (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
                f"torch {torch.__version__}")
@@ -236,8 +215,8 @@ def main(argv=None):
     p.add_argument("--L", type=int, default=10, help="GBP levels")
     p.add_argument("--alpha", type=float, default=0.1, help="PPR teleport of the GBP weights")
     p.add_argument("--r", type=float, default=0.5)
-    p.add_argument("--rmax", type=float, nargs="+", default=[1e-4, 1e-5, 1e-6])
-    p.add_argument("--walks", type=int, default=10, help="walks per node")
+    p.add_argument("--gbp", nargs="+", default=["1e-5:0", "1e-6:0", "1e-7:0", "1e-5:10", "1e-6:10"],
+                   help="GBP configurations RMAX:WALKS_PER_NODE")
     p.add_argument("--subset", type=float, default=0.1, help="fraction of nodes for the subset run")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--threads", type=int, default=0)

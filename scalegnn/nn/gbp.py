@@ -298,7 +298,7 @@ def gbp_precompute(
             # Leftover residues of levels 0..L-1 on the visited nodes only.
             Rstack = torch.empty(L, stats.visited_nodes, c, dtype=dtype, device=device) if use_walks else None
             for ell in range(L + 1):
-                acc += wl[ell] * (R if targets is None else R[targets])
+                acc.add_(R if targets is None else R[targets], alpha=wl[ell])
                 if ell == L:
                     break
                 R_next, pushed = push_level(T, R, threshold, counter, dense_fraction)
@@ -367,7 +367,7 @@ def gbp_exact(
             acc = float(w[0]) * h
             for ell in range(1, L + 1):
                 h = torch.sparse.mm(Tm, h)
-                acc += float(w[ell]) * h
+                acc.add_(h, alpha=float(w[ell]))
                 bar.update(1)
             out[:, cols] = acc.to(x.device)
     return out
