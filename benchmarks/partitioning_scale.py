@@ -121,10 +121,11 @@ def render(paths) -> str:
         prep = (f"{r['build_seconds'] + r['hmetis_write_seconds']:.1f}"
                 if r.get("hmetis_write_seconds") is not None else "-")
         peak = max(r.get("peak_rss_gb", 0.0), r.get("watchdog_peak_rss_gb", 0.0))
+        peak_text = f"{peak:.1f}" if ("peak_rss_gb" in r or "watchdog_peak_rss_gb" in r) else "-"
         load = f"{r['loadavg_start']:.0f}-{r['loadavg_end']:.0f}" if "loadavg_end" in r else f("loadavg_start", "{:.0f}")
         out.append(f"| {r['nodes']:,} | {r['edges']:,} | {r['method']} | {f('generate_s')} | {prep} | "
                    f"{f('partition_s')} | {f('cpu_s', '{:.0f}')} | {load} | {f('volume_s')} | {f('write_s')} | "
-                   f"{peak:.1f} | {f('volume', '{:,}')} | {f('imbalance', '{:.3f}')} | {r['status']} |")
+                   f"{peak_text} | {f('volume', '{:,}')} | {f('imbalance', '{:.3f}')} | {r['status']} |")
     return "\n".join(out)
 
 
