@@ -4,7 +4,8 @@ The layout is documented in ``partitioning/FORMAT.md`` (format
 ``scalegnn-partitions``, version 1). Only ``.npy``/``.npz`` files and a JSON
 manifest are used; nothing is pickled. Writes are atomic: everything goes to a
 temporary sibling directory that is renamed into place at the end, so a reader
-sees either the old directory or the complete new one.
+never sees a half-written directory (when replacing one, the old directory is
+renamed aside first, so for an instant neither exists).
 """
 from __future__ import annotations
 
