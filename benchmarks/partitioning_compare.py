@@ -11,7 +11,7 @@ Graph names: any :func:`partitioning.readers.read_graph` name (``Cora``,
 planted communities) and ``ba-<n>-<d>`` (Barabási–Albert via networkx,
 ``d`` edges per new vertex).
 
-    SCALEGNN_DATA=/path/to/data python benchmarks/partitioning_compare.py \\
+    SCALEGNN_DATA=/path/to/data python -m benchmarks.partitioning_compare \\
         --graphs Cora arxiv-collab facebook BlogCatalog powerlaw-20k-200k synthetic-20k-200k ba-20k-5 \\
         --parts 2 4 8 16 32 --threads 2 --plot benchmarks/results/partitioning_volume.png
 """

@@ -7,7 +7,7 @@ memory is that point's alone. The worker generates the graph, partitions it,
 measures the exact communication volume and writes the partition directory,
 timing each stage. A method that fails at one size is not tried at larger ones.
 
-    python benchmarks/partitioning_scale.py --sizes 100k:2.5M 300k:7.5M 1M:25M 2.4M:60M \\
+    python -m benchmarks.partitioning_scale --sizes 100k:2.5M 300k:7.5M 1M:25M 2.4M:60M \\
         --methods hypergraph metis random --threads 2 --mem-gb 14 --time-min 30 --json out.json
 """
 from __future__ import annotations
