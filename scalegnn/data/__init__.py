@@ -9,6 +9,7 @@ from scalegnn.data.datasets import (
     split_edges,
 )
 from scalegnn.data.loaded import LoadedDataset
+from scalegnn.data.synthetic import load_synthetic, synthetic_graph
 from scalegnn.data.validate import validate_edge_index, validate_features, validate_graph, validate_node_ids
 
 __all__ = [
@@ -19,6 +20,8 @@ __all__ = [
     "load_dataset",
     "split_edges",
     "LoadedDataset",
+    "load_synthetic",
+    "synthetic_graph",
     "cached_adjacency",
     "normalized_adjacency",
     "spmm",
