@@ -20,7 +20,7 @@ from typing import Any, Optional, Union
 import torch
 from torch import Tensor
 
-from scalegnn.data.adjacency import normalized_adjacency, spmm, to_torch_csr
+from scalegnn.data.adjacency import cached_adjacency, spmm, to_torch_csr
 from scalegnn.data.validate import validate_features
 from scalegnn.nn.column_chunks import column_chunks, progress_bar
 
@@ -48,18 +48,16 @@ def resolve_adjacency(
 ) -> Tensor:
     """The propagation matrix as a CSR tensor on ``device``.
 
-    ``adj`` is either an ``edge_index`` (normalized here with
-    :func:`~scalegnn.data.adjacency.normalized_adjacency`) or a prebuilt matrix
+    ``adj`` is either an ``edge_index`` (normalized here, memoized per
+    ``edge_index`` tensor by :func:`~scalegnn.data.adjacency.cached_adjacency`)
+    or a prebuilt matrix
     (``torch.sparse`` of any layout, ``torch_sparse.SparseTensor`` or dense),
     which is used **as is**: it must already hold the self-loops and the
     normalization the caller wants.
     """
     if _is_edge_index(adj):
-        # Built once per call (a precomputation multiplies by it K times). Not
-        # memoized: cached_adjacency's weak-key cache fails on a second lookup
-        # of the same tensor (tensor == tensor is elementwise).
-        return normalized_adjacency(
-            adj.to(device), num_nodes, normalization, r=r, add_self_loops=add_self_loops, dtype=dtype
+        return cached_adjacency(
+            adj, num_nodes, normalization, r=r, add_self_loops=add_self_loops, dtype=dtype, device=device
         )
     if isinstance(adj, Tensor) and adj.layout == torch.strided and not torch.is_floating_point(adj):
         raise ValueError(
