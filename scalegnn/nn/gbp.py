@@ -79,7 +79,7 @@ cost less than for all of them (see :class:`GBPStats`).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional, Sequence, Tuple, Union
 
 import torch
@@ -128,7 +128,6 @@ class GBPStats:
     time_walks: float = 0.0
     time_push: float = 0.0
     time_total: float = 0.0
-    extra: dict = field(default_factory=dict)
 
     @property
     def total_work(self) -> int:
