@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+# One intra-op thread: on small kernels a second thread costs more in synchronization than it
+# saves, and on a loaded 2-core machine it can make tiny float64 ops ~1000x slower.
+torch.set_num_threads(1)
 
 
 def data_root() -> Path | None:

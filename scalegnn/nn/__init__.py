@@ -3,8 +3,8 @@ from scalegnn.nn.deq_gnn import DEQConvergenceError, DEQConvergenceWarning, DEQG
 from scalegnn.nn.gbp import GBP, gbp_exact, gbp_precompute
 from scalegnn.nn.mincut_pool import MinCutOutput, MinCutPool, dense_mincut_pool, sparse_mincut_pool
 from scalegnn.nn.propagation_weights import heat_kernel_weights, ppr_weights, sgc_weights
-from scalegnn.nn.rev_gnn import RevGNN
-from scalegnn.nn.reversible import GroupedReversibleBlock, ReversibleSequential
+from scalegnn.nn.rev_gnn import GCNLayer, RevGNN
+from scalegnn.nn.reversible import GroupedReversibleBlock, ReversibleSequential, SavedTensorCounter
 from scalegnn.nn.sgc import SGC, sgc_precompute
 from scalegnn.nn.shared_dropout import SharedDropout
 
@@ -13,12 +13,14 @@ __all__ = [
     "DEQConvergenceWarning",
     "DEQGNN",
     "GBP",
+    "GCNLayer",
     "GroupedReversibleBlock",
     "MinCutOutput",
     "MinCutPool",
     "ReversibleSequential",
     "RevGNN",
     "SGC",
+    "SavedTensorCounter",
     "SharedDropout",
     "dense_mincut_pool",
     "gbp_exact",
