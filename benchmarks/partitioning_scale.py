@@ -33,8 +33,6 @@ def _count(text: str) -> int:
 def worker(args) -> None:
     cap = int(args.mem_gb * 2**30)
     resource.setrlimit(resource.RLIMIT_AS, (cap + (2 << 30), cap + (2 << 30)))  # + headroom for thread stacks
-    import numpy as np
-
     from partitioning.artifacts import write_partitions
     from partitioning.metrics import communication_volume, imbalance
     from partitioning.partition import partition_with_info

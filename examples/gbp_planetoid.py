@@ -24,7 +24,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -39,7 +38,7 @@ from decoupled_runs import pct, run_seeds, split_rows, summarize  # noqa: E402
 from scalegnn.data import load_dataset  # noqa: E402
 from scalegnn.nn.gbp import GBP, gbp_precompute  # noqa: E402
 from scalegnn.nn.propagation_weights import ppr_weights  # noqa: E402
-from scalegnn.train import NodeClassificationTask, Trainer, seed_everything  # noqa: E402
+from scalegnn.train import NodeClassificationTask, Trainer, save_summary, seed_everything  # noqa: E402
 
 PAPER = {"Cora": 83.9, "CiteSeer": 72.9, "PubMed": 80.6}
 DEFAULTS = {  # the authors' transductive.sh
@@ -128,9 +127,7 @@ def main(argv=None) -> Dict[str, float]:
           f"precompute {runs[0]['precompute_seconds']:.2f}s for {len(ds.split['train']) + len(ds.split['valid']) + len(ds.split['test'])} nodes")
     summary = {"dataset": ds.name, "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                "test_acc": test, "val_acc": val, "paper_test_acc": paper / 100, "runs": runs}
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    save_summary(args.out, summary)
     return summary
 
 

@@ -20,7 +20,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -35,7 +34,7 @@ from decoupled_runs import pct, run_seeds, split_data, split_rows, summarize  # 
 from scalegnn.data import load_dataset  # noqa: E402
 from scalegnn.nn.gbp import GBP, gbp_precompute  # noqa: E402
 from scalegnn.nn.propagation_weights import ppr_weights  # noqa: E402
-from scalegnn.train import NodeClassificationTask, Trainer, seed_everything  # noqa: E402
+from scalegnn.train import NodeClassificationTask, Trainer, save_summary, seed_everything  # noqa: E402
 
 
 def main(argv=None) -> Dict:
@@ -103,9 +102,7 @@ def main(argv=None) -> Dict:
     print(f"GBP on {ds.name}: test {pct(test)} %, val {pct(val)} % over {args.seeds} seeds")
     summary = {"dataset": ds.name, "args": {k: str(v) for k, v in vars(args).items()}, "test_acc": test,
                "val_acc": val, "runs": runs}
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    save_summary(args.out, summary)
     return summary
 
 

@@ -20,7 +20,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any, Dict
@@ -30,7 +29,7 @@ from torch_geometric.utils import to_undirected
 
 from scalegnn.data import load_dataset
 from scalegnn.nn.rev_gnn import CONVS, RevGNN
-from scalegnn.train import NodeClassificationTask, Trainer, seed_everything
+from scalegnn.train import NodeClassificationTask, Trainer, save_summary, seed_everything
 
 NUM_NODES, NUM_EDGES = 169_343, 2_332_486  # undirected graph, both directions counted
 
@@ -87,9 +86,7 @@ def main(argv=None) -> Dict[str, Any]:
     print(f"best epoch {result.best_epoch}: val {ds.metric} {100 * val:.2f}, test {100 * test:.2f} ({seconds:.0f}s)")
     summary = {"dataset": ds.name, "layers": args.layers, "hidden": args.hidden, "groups": args.groups,
                "conv": args.conv, "best_epoch": result.best_epoch, "best": result.best, "seconds": seconds}
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    save_summary(args.out, summary)
     return summary
 
 

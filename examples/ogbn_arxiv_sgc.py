@@ -19,7 +19,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -33,7 +32,7 @@ from decoupled_runs import pct, run_seeds, split_data, summarize  # noqa: E402
 
 from scalegnn.data import load_dataset  # noqa: E402
 from scalegnn.nn.sgc import SGC, sgc_precompute  # noqa: E402
-from scalegnn.train import NodeClassificationTask, Trainer, seed_everything  # noqa: E402
+from scalegnn.train import NodeClassificationTask, Trainer, save_summary, seed_everything  # noqa: E402
 
 ARXIV_DEFAULTS = dict(dataset="ogbn-arxiv", K=3, epochs=300, lr=0.05, weight_decay=0.0, device="cpu")
 
@@ -85,9 +84,7 @@ def run(args: argparse.Namespace) -> Dict:
     print(f"SGC K={args.K} on {ds.name}: test {pct(test)} %, val {pct(val)} % over {args.seeds} seeds")
     summary = {"dataset": ds.name, "K": args.K, "precompute_seconds": t_pre, "test_acc": test, "val_acc": val,
                "runs": runs}
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    save_summary(args.out, summary)
     return summary
 
 

@@ -30,10 +30,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 import torch
 from torch_geometric.data import Data
@@ -43,7 +42,7 @@ from scalegnn.data import load_dataset
 from scalegnn.data.loaded import LoadedDataset
 from scalegnn.nn.rev_gnn import RevGNN
 from scalegnn.sampling import RandomPartitionLoader, predict_random_partitions
-from scalegnn.train import MiniBatchNodeTask, Trainer, seed_everything
+from scalegnn.train import MiniBatchNodeTask, Trainer, save_summary, seed_everything
 
 NUM_NODES, NUM_EDGES, NUM_TASKS, EDGE_DIM = 132_534, 79_122_504, 112, 8
 PAPER = {"RevGNN-Deep (1001 x 80)": 87.74, "RevGNN-Wide (448 x 224)": 88.24}
@@ -154,9 +153,7 @@ def main(argv=None) -> Dict[str, Any]:
         print("paper (test ROC-AUC): " + ", ".join(f"{k} {v}" for k, v in PAPER.items()))
     summary = {"dataset": ds.name, "layers": args.layers, "hidden": args.hidden, "groups": args.groups,
                "best_epoch": result.best_epoch, "best": result.best, "seconds": seconds}
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    save_summary(args.out, summary)
     return summary
 
 

@@ -20,7 +20,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -35,7 +34,7 @@ from decoupled_runs import pct, run_seeds, split_data, summarize  # noqa: E402
 
 from scalegnn.data import load_dataset  # noqa: E402
 from scalegnn.nn.sgc import SGC, sgc_precompute  # noqa: E402
-from scalegnn.train import NodeClassificationTask, Trainer, seed_everything  # noqa: E402
+from scalegnn.train import NodeClassificationTask, Trainer, save_summary, seed_everything  # noqa: E402
 
 PAPER = {"Cora": 81.0, "CiteSeer": 71.9, "PubMed": 78.9}
 
@@ -112,9 +111,7 @@ def main(argv=None) -> Dict[str, float]:
           f"(val {pct(val)}; paper {paper}; diff {100 * test['mean'] - paper:+.2f})")
     summary = {"dataset": ds.name, "K": args.K, "weight_decay": wd, "precompute_seconds": t_pre,
                "test_acc": test, "val_acc": val, "paper_test_acc": paper / 100, "runs": runs}
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    save_summary(args.out, summary)
     return summary
 
 

@@ -11,7 +11,7 @@ a tuple ``(indptr, indices)`` of numpy-compatible integer arrays.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Tuple
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp

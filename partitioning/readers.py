@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import pickle
 from pathlib import Path
-from typing import Optional, Tuple, Union
+from typing import Optional, Union
 
 import numpy as np
 import scipy.sparse as sp

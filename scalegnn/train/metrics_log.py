@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
-__all__ = ["MetricsLog", "plot_curves"]
+__all__ = ["MetricsLog", "plot_curves", "save_summary"]
 
 
 def _clean(value: Any) -> Any:
@@ -86,4 +86,16 @@ def plot_curves(records: List[Dict[str, Any]], path: Union[str, os.PathLike], ti
     path = Path(path)
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return path
+
+
+def save_summary(out_dir: Optional[Union[str, os.PathLike]], summary: Dict[str, Any]) -> Optional[Path]:
+    """Write a run's closing ``summary.json`` into ``out_dir`` atomically (no-op when ``out_dir`` is None)."""
+    if out_dir is None:
+        return None
+    path = Path(out_dir) / "summary.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, path)
     return path
