@@ -245,3 +245,12 @@ def test_minibatch_task_with_one_full_batch_equals_full_batch_task():
         empty = data.clone()
         empty.train_mask = torch.zeros(n, dtype=torch.bool)
         MiniBatchNodeTask([empty], data, split).train_epoch(mini, opt_mini)
+
+
+def test_save_summary_writes_json_atomically(tmp_path):
+    from scalegnn.train import save_summary
+
+    assert save_summary(None, {"a": 1}) is None
+    path = save_summary(tmp_path / "run", {"test_acc": 0.81, "out": tmp_path})
+    assert json.loads(path.read_text()) == {"test_acc": 0.81, "out": str(tmp_path)}
+    assert sorted(p.name for p in path.parent.iterdir()) == ["summary.json"]
