@@ -76,7 +76,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise SystemExit(f"`scalegnn train` trains node-level tasks; {dataset.name} is a {dataset.task}-level "
                          f"dataset (see examples/ for graph- and link-level training)")
     data = dataset.data
-    validate_graph(data)
+    validate_graph(data, task=dataset.task)
     norm = args.feature_norm
     if norm == "row" or (norm == "auto" and dataset.name in ROW_NORMALIZED_BY_DEFAULT):
         data = data.clone()

@@ -219,6 +219,9 @@ def test_node_task_validates_its_inputs():
         NodeClassificationTask(data, {"train": torch.arange(3), "valid": torch.tensor([9])})
     with pytest.raises(ValueError, match="needs a 'train' entry"):
         NodeClassificationTask(data, {"test": torch.arange(3)})
+    data.y = torch.zeros(1, dtype=torch.long)  # one graph-level label is not node labels
+    with pytest.raises(ValueError, match="y has 1 labels but the graph has 5 nodes"):
+        NodeClassificationTask(data, {"train": torch.arange(3)})
 
 
 def test_minibatch_task_with_one_full_batch_equals_full_batch_task():

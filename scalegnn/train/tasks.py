@@ -77,7 +77,7 @@ class NodeClassificationTask:
     ) -> None:
         if "train" not in split:
             raise ValueError(f"split needs a 'train' entry, got keys {sorted(split)}")
-        validate_graph(data)
+        validate_graph(data, task="node")
         for name, ids in split.items():
             validate_node_ids(ids, data.num_nodes, name=f"split[{name!r}]")
         self.data = data
