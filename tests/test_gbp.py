@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from scalegnn.nn.forward_push import build_transition
+import scalegnn.nn.forward_push as forward_push
+from scalegnn.nn.forward_push import PushCounter, build_transition, densify, push_frontier, push_level
 from scalegnn.nn.gbp import GBP, gbp_exact, gbp_precompute, transition_matrix
 from scalegnn.nn.propagation_weights import heat_kernel_weights, ppr_weights, sgc_weights
 from scalegnn.nn.reverse_walks import sample_walks
@@ -172,6 +173,70 @@ def test_sparse_and_dense_push_agree_and_chunks_and_seed():
     torch.testing.assert_close(gbp_precompute(x, ei, w, chunk_size=2, **kw), dense)
     torch.testing.assert_close(gbp_precompute(x, ei, w, **kw), dense)  # same seed, same walks
     assert not torch.equal(gbp_precompute(x, ei, w, rmax=2e-3, walks_per_node=5, seed=8), dense)
+
+
+@pytest.mark.parametrize("chunk_elements", [1 << 24, 5])
+def test_row_sparse_push_equals_dense_push(monkeypatch, chunk_elements):
+    # push_frontier on a row-sparse residue == W (R * 1[|R| > theta]) with dense matrices; same work counts.
+    monkeypatch.setattr(forward_push, "_SCATTER_ELEMENTS", chunk_elements)  # 5: the scatter runs in many slices
+    n, c = 60, 4
+    ei = random_graph(n, 150, seed=3)
+    T = build_transition(ei, n, dtype=torch.float64)
+    A = dense_A(ei, n)
+    W = A / A.sum(1, keepdim=True)
+    g = torch.Generator().manual_seed(1)
+    rows = torch.tensor([2, 5, 11, 30, 31, 59])
+    block = torch.randn(rows.numel(), c, generator=g, dtype=torch.float64)
+    threshold = torch.full((c,), 0.5, dtype=torch.float64)
+    R = torch.zeros(n, c, dtype=torch.float64)
+    R[rows] = block
+    mask = R.abs() > threshold
+    ref = W @ torch.where(mask, R, 0.0)
+    sparse_count, dense_count = PushCounter(), PushCounter()
+    rows_next, block_next, pushed = push_frontier(T, rows, block, threshold, sparse_count, float("inf"))
+    assert sparse_count.sparse_levels == 1 and rows_next is not None
+    assert torch.equal(rows_next, torch.unique(rows_next)) and block_next.shape == (rows_next.numel(), c)
+    torch.testing.assert_close(densify(T, rows_next, block_next), ref, rtol=0, atol=1e-12)
+    assert ref[~torch.isin(torch.arange(n), rows_next)].abs().max() == 0  # every nonzero row is kept
+    assert torch.equal(pushed, mask[rows])
+    d_rows, d_block, _ = push_frontier(T, rows, block, threshold, dense_count, 0.0)
+    assert d_rows is None and dense_count.dense_levels == 1
+    torch.testing.assert_close(d_block, ref, rtol=0, atol=1e-12)
+    assert sparse_count.edge_updates == dense_count.edge_updates == int((mask.sum(1) * T.out_count).sum())
+    assert sparse_count.pushed_entries == int(mask.sum())
+    # The dense-input wrapper and an empty frontier.
+    R_next, m = push_level(T, R, threshold, PushCounter(), float("inf"))
+    torch.testing.assert_close(R_next, ref, rtol=0, atol=1e-12)
+    empty_rows, empty_block, _ = push_frontier(T, rows, block, threshold * 100, PushCounter(), float("inf"))
+    assert empty_rows.numel() == 0 and empty_block.shape == (0, c)
+
+
+def test_row_sparse_levels_exact_and_match_dense_levels():
+    # All levels by row scatter (dense_fraction=inf): exact as rmax -> 0, and equal to the all-SpMM run at any
+    # rmax, for unsorted nodes with repeats, with and without walks; the default mixes both kinds of level.
+    n = 300
+    ei = random_graph(n, 700, seed=5)
+    x = torch.randn(n, 5, dtype=torch.float64)
+    x[torch.randperm(n)[: n // 2]] *= 1e-3  # small residues: frontiers that shrink level by level
+    w = ppr_weights(0.15, 8)
+    ref = dense_P(x, ei, w, 0.5)
+    exact = gbp_precompute(x, ei, w, rmax=1e-14, dense_fraction=float("inf"))
+    torch.testing.assert_close(exact, ref, rtol=0, atol=1e-10)
+    nodes = torch.tensor([7, 3, 250, 3, 99, 7, 0])
+    for walks in (0, 6):
+        kw = dict(rmax=3e-3, walks_per_node=walks, nodes=nodes, seed=2, return_stats=True)
+        scatter, s1 = gbp_precompute(x, ei, w, dense_fraction=float("inf"), **kw)
+        spmm, s2 = gbp_precompute(x, ei, w, dense_fraction=0.0, **kw)
+        mixed, s3 = gbp_precompute(x, ei, w, **kw)
+        assert s1.dense_push_levels == 0 and s2.sparse_push_levels == 0
+        assert s3.dense_push_levels > 0 and s3.sparse_push_levels > 0
+        assert s1.push_edge_updates == s2.push_edge_updates == s3.push_edge_updates
+        torch.testing.assert_close(scatter, spmm, rtol=0, atol=1e-12)
+        torch.testing.assert_close(mixed, spmm, rtol=0, atol=1e-12)
+        if walks == 0:
+            torch.testing.assert_close(scatter, gbp_precompute(x, ei, w, rmax=3e-3)[nodes], rtol=0, atol=1e-12)
+        else:
+            assert not torch.equal(scatter[1], scatter[3])  # a repeated node walks again (independent walks)
 
 
 def test_prebuilt_transition_and_pyg_data():

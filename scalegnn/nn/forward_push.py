@@ -15,20 +15,22 @@ in-degrees in PyG's convention, where an edge ``j -> i`` is
 
 :func:`build_transition` builds both views once; :func:`push_level` pushes
 every above-threshold residue of one level at once (the whole frontier, all
-feature columns of the chunk), choosing per level between a scatter over
-exactly the touched edges (sparse frontier) and a CSR SpMM (dense frontier).
+feature columns of the chunk), choosing per level between a row scatter over
+the out-edges of the frontier nodes only (sparse frontier; the residues are
+then stored row-sparse, so the level costs in proportion to its frontier, not
+to ``N x c``) and a CSR SpMM (dense frontier).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
 
 from scalegnn.data.adjacency import normalized_adjacency
 
-__all__ = ["TransitionMatrix", "build_transition", "push_level", "PushCounter"]
+__all__ = ["TransitionMatrix", "build_transition", "push_frontier", "push_level", "densify", "PushCounter"]
 
 
 @dataclass
@@ -133,6 +135,98 @@ class PushCounter:
     sparse_levels: int = 0
 
 
+#: cap on the ``edges x columns`` temporary of one scatter pass of :func:`push_frontier`.
+_SCATTER_ELEMENTS = 1 << 24
+
+
+def densify(T: TransitionMatrix, rows: Optional[Tensor], block: Tensor) -> Tensor:
+    """The ``[N, c]`` dense form of a row-sparse residue (``rows=None``: ``block`` is already dense)."""
+    if rows is None:
+        return block
+    out = block.new_zeros(T.num_nodes, block.size(1))
+    out[rows] = block
+    return out
+
+
+def push_frontier(
+    T: TransitionMatrix,
+    rows: Optional[Tensor],
+    block: Tensor,
+    threshold: Tensor,
+    counter: PushCounter,
+    dense_fraction: float = 0.1,
+) -> Tuple[Optional[Tensor], Tensor, Tensor]:
+    r"""Push every residue of one level with :math:`|R(u,k)| > \theta_k`; residues stored row-sparse.
+
+    A residue matrix is ``(rows, block)``: the nonzero rows ``rows`` (sorted
+    node ids) and their values ``block`` (``[len(rows), c]``); ``rows=None``
+    means ``block`` is the dense ``[N, c]`` matrix. The level is pushed either
+
+    * **by rows** (sparse): only the *frontier* nodes :math:`U` (those with at
+      least one pushed column) are touched; their masked rows are scattered
+      along their out-edges into the rows they reach, which become the rows
+      of the result. Cost :math:`O(|{\rm rows}|\, c + c\sum_{u\in U}\deg^+(u)
+      + N/8)`, with no ``N x c`` pass; or
+    * **by one CSR SpMM** (dense) when the frontier's edges exceed
+      ``dense_fraction`` of all edges (a row scatter costs a few times more per
+      edge than the SpMM).
+
+    Args:
+        T: the transition matrix.
+        rows, block: the level-:math:`\ell` residues (not modified).
+        threshold: ``[c]`` per-column thresholds :math:`\theta_k`.
+        counter: accumulates the work done (``edge_updates`` counts pushed
+            entries times their out-degree, whatever the path).
+        dense_fraction: see above.
+
+    Returns:
+        ``(rows_next, block_next, pushed)``: the level-:math:`\ell+1` residues
+        :math:`W (R \odot \mathbb 1[|R| > \theta])` (``rows_next=None`` when
+        dense) and the boolean mask of the pushed entries of ``block`` (the
+        rest stays as level-:math:`\ell` residue).
+    """
+    n, c = T.num_nodes, block.size(1)
+    device = block.device
+    # |R| > theta as two compares (no |R| temporary); per-row counts summed as bytes
+    # (a bool sum(1) widens to int64 and is ~1.5x slower on CPU).
+    mask = (block > threshold) | (block < -threshold)
+    per_row = mask.view(torch.uint8).sum(1, dtype=torch.int32).long() if c > 0 else mask.sum(1)
+    out_deg = T.out_count if rows is None else T.out_count[rows]
+    counter.pushed_entries += int(per_row.sum())
+    counter.edge_updates += int((per_row * out_deg).sum())
+    local = (per_row > 0).nonzero().flatten()
+    deg_u = out_deg[local]
+    frontier_edges = int(deg_u.sum())
+    if frontier_edges >= dense_fraction * T.num_entries:
+        counter.dense_levels += 1
+        return None, torch.sparse.mm(T.W, densify(T, rows, torch.where(mask, block, 0.0))), mask
+    counter.sparse_levels += 1
+    if frontier_edges == 0:
+        return torch.zeros(0, dtype=torch.long, device=device), block.new_zeros(0, c), mask
+    u = local if rows is None else rows[local]
+    vals = torch.where(mask[local], block[local], 0.0)
+    # Expand every frontier node over its out-edges (rows of W^T), all at once.
+    entry = torch.repeat_interleave(torch.arange(local.numel(), device=device), deg_u)
+    first = torch.cumsum(deg_u, 0) - deg_u
+    offset = torch.arange(frontier_edges, device=device) - torch.repeat_interleave(first, deg_u)
+    pos = T.Wt_crow[u][entry] + offset
+    v = T.Wt_col[pos]
+    # Compact ids of the reached rows by a lookup table (N bytes + N longs, no N x c pass).
+    seen = torch.zeros(n, dtype=torch.bool, device=device)
+    seen[v] = True
+    rows_next = seen.nonzero().flatten()
+    slot = torch.empty(n, dtype=torch.long, device=device)
+    slot[rows_next] = torch.arange(rows_next.numel(), device=device)
+    dest = slot[v]
+    wv = T.Wt_val[pos].unsqueeze(1)
+    block_next = block.new_zeros(rows_next.numel(), c)
+    step = max(1, _SCATTER_ELEMENTS // max(c, 1))
+    for a in range(0, frontier_edges, step):
+        b = min(a + step, frontier_edges)
+        block_next.index_add_(0, dest[a:b], vals[entry[a:b]] * wv[a:b])
+    return rows_next, block_next, mask
+
+
 def push_level(
     T: TransitionMatrix,
     R: Tensor,
@@ -140,44 +234,12 @@ def push_level(
     counter: PushCounter,
     dense_fraction: float = 0.1,
 ) -> Tuple[Tensor, Tensor]:
-    r"""Push every residue of one level with :math:`|R(u,k)| > \theta_k` to the next level.
-
-    Args:
-        T: the transition matrix.
-        R: ``[N, c]`` residues of level :math:`\ell` (not modified).
-        threshold: ``[c]`` per-column thresholds :math:`\theta_k`.
-        counter: accumulates the work done.
-        dense_fraction: use one CSR SpMM instead of an edge scatter when the
-            frontier touches more than this fraction of the ``nnz x c`` entries
-            a full SpMM would (the scatter costs several times more per edge).
+    r"""Push every residue of a dense ``[N, c]`` level; :func:`push_frontier` with dense input and output.
 
     Returns:
-        ``(R_next, pushed)``: the level-:math:`\ell+1` residues
+        ``(R_next, pushed)``: the ``[N, c]`` level-:math:`\ell+1` residues
         :math:`W (R \odot \mathbb 1[|R| > \theta])` and the boolean mask of
         the pushed entries (the rest stays as level-:math:`\ell` residue).
     """
-    n, c = R.shape
-    mask = R.abs() > threshold
-    per_node = mask.sum(1)
-    num_pushed = int(per_node.sum())
-    work = int((per_node * T.out_count).sum())
-    counter.pushed_entries += num_pushed
-    counter.edge_updates += work
-    if work >= dense_fraction * T.num_entries * c:
-        counter.dense_levels += 1
-        return torch.sparse.mm(T.W, torch.where(mask, R, 0.0)), mask
-    counter.sparse_levels += 1
-    R_next = torch.zeros_like(R)
-    if work == 0:
-        return R_next, mask
-    u, k = mask.nonzero(as_tuple=True)
-    vals = R[u, k]
-    deg_u = T.out_count[u]
-    start = T.Wt_crow[u]
-    # Expand every pushed (u, k) over the out-edges of u, all at once.
-    entry = torch.repeat_interleave(torch.arange(u.numel(), device=R.device), deg_u)
-    offset = torch.arange(work, device=R.device) - torch.repeat_interleave(torch.cumsum(deg_u, 0) - deg_u, deg_u)
-    pos = start[entry] + offset
-    v = T.Wt_col[pos]
-    R_next.view(-1).index_add_(0, v * c + k[entry], T.Wt_val[pos] * vals[entry])
-    return R_next, mask
+    rows, block, mask = push_frontier(T, None, R, threshold, counter, dense_fraction)
+    return densify(T, rows, block), mask

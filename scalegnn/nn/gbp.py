@@ -50,7 +50,13 @@ with :math:`\mathbb E[S^{(j)}] = W^j`, hence the **unbiased** estimate
       + \sum_{j=1}^{L} \big(S^{(j)} G_j\big)(s)\Big],
     \qquad G_j = \sum_{t=0}^{L-j} w_{t+j} R^{(t)} .
 
-Implementation: all walks advance together (one vectorized draw per step),
+Implementation: the push is level-synchronous over all columns of a chunk.
+Level 0 (the features) is dense; a level whose frontier (nodes with a pushed
+column) is small is pushed by a row scatter over the frontier's out-edges and
+its result is kept **row-sparse** (the reached rows only), so the following
+levels cost in proportion to their frontiers, with no ``N x c`` pass; a level
+with a large frontier is one CSR SpMM (see
+:func:`~scalegnn.nn.forward_push.push_frontier`). All walks advance together (one vectorized draw per step),
 their visits are folded into one sparse matrix so the correction is a single
 SpMM per column chunk, and :math:`G_j` is kept only on the nodes the walks
 visit.
@@ -88,7 +94,7 @@ from torch import Tensor
 
 from scalegnn.data.validate import validate_edge_index, validate_features, validate_node_ids
 from scalegnn.nn.column_chunks import column_chunks, progress_bar
-from scalegnn.nn.forward_push import PushCounter, TransitionMatrix, build_transition, push_level
+from scalegnn.nn.forward_push import PushCounter, TransitionMatrix, build_transition, push_frontier
 from scalegnn.nn.propagation_weights import as_weights, ppr_weights
 from scalegnn.nn.reverse_walks import sample_walks, walk_matrix
 from scalegnn.nn.sgc import resolve_adjacency
@@ -106,7 +112,7 @@ class GBPStats:
         num_targets: rows computed (:math:`|V_t|`).
         pushed_entries: residue entries pushed (node, column, level).
         push_edge_updates: edge updates those pushes imply (work of the push).
-        dense_push_levels / sparse_push_levels: levels done by SpMM / by scatter.
+        dense_push_levels / sparse_push_levels: levels done by SpMM / by row scatter (row-sparse residues).
         walk_steps: random-walk steps taken (:math:`|V_t| n_r L`).
         walk_nnz: nonzeros of the folded walk matrix.
         correction_updates: multiply-adds of the walk correction (``walk_nnz x F``).
@@ -181,6 +187,19 @@ def _resolve_nodes(nodes: Optional[Tensor], n: int, device: torch.device) -> Opt
     return nodes.to(device=device, dtype=torch.long).flatten()
 
 
+def _add_rows(acc: Tensor, rows: Optional[Tensor], block: Tensor, uniq: Optional[Tensor],
+              tslot: Optional[Tensor], alpha: float) -> None:
+    """``acc += alpha * R[targets]`` for a residue ``R`` stored as ``(rows, block)`` (``rows=None``: dense)."""
+    if rows is None:
+        acc.add_(block if uniq is None else block[uniq], alpha=alpha)
+    elif uniq is None:
+        acc.index_add_(0, rows, block, alpha=alpha)
+    else:
+        dest = tslot[rows]
+        keep = (dest >= 0).nonzero().flatten()
+        acc.index_add_(0, dest[keep], block[keep], alpha=alpha)
+
+
 def gbp_precompute(
     x: Tensor,
     graph: Any,
@@ -225,8 +244,10 @@ def gbp_precompute(
         device: where to compute (default ``x.device``); the result is
             returned on ``x.device``.
         memory_budget: bytes the per-chunk buffers may take.
-        dense_fraction: frontier size (as a fraction of a full SpMM's work)
-            above which a level is pushed by SpMM instead of an edge scatter.
+        dense_fraction: out-edges of a level's frontier nodes (as a fraction
+            of all edges) above which the level is pushed by one CSR SpMM
+            instead of a row scatter over the frontier's edges; below it the
+            residues stay row-sparse (see :func:`~scalegnn.nn.forward_push.push_frontier`).
         progress: show a progress bar (default: for large inputs).
         return_stats: also return :class:`GBPStats`.
 
@@ -286,34 +307,55 @@ def gbp_precompute(
     stats.chunks = len(chunks)
     counter = PushCounter()
     out = torch.empty(num_targets, num_cols, dtype=dtype, device=x.device)
+    # Row-sparse residues are added to the target rows through lookup tables
+    # (node -> accumulator row / visited slot, -1 if none): no N x c pass.
+    if targets is None:
+        uniq = inv = tslot = None
+        num_acc = n
+    else:
+        uniq, inv = torch.unique(targets, return_inverse=True)
+        tslot = torch.full((n,), -1, dtype=torch.long, device=device)
+        tslot[uniq] = torch.arange(uniq.numel(), device=device)
+        num_acc = uniq.numel()
+    if use_walks:
+        vslot = torch.full((n,), -1, dtype=torch.long, device=device)
+        vslot[visited] = torch.arange(visited.numel(), device=device)
     work = float(T.num_entries) * num_cols * L
     t_push = time.perf_counter()
     with progress_bar(len(chunks) * max(L, 1), "gbp_precompute", progress, work) as bar:
         for cols in chunks:
-            R = x[:, cols].to(device) * scale_in.unsqueeze(1)
-            c = R.size(1)
-            threshold = rmax * R.abs().sum(0)
-            acc = torch.zeros(num_targets, c, dtype=dtype, device=device)
+            block = x[:, cols].to(device) * scale_in.unsqueeze(1)
+            rows = None  # residue of the current level: block holds rows `rows` (None: all N)
+            c = block.size(1)
+            threshold = rmax * block.abs().sum(0)
+            acc = torch.zeros(num_acc, c, dtype=dtype, device=device)
             # Leftover residues of levels 0..L-1 on the visited nodes only.
-            Rstack = torch.empty(L, stats.visited_nodes, c, dtype=dtype, device=device) if use_walks else None
+            Rstack = torch.zeros(L, stats.visited_nodes, c, dtype=dtype, device=device) if use_walks else None
             for ell in range(L + 1):
-                acc.add_(R if targets is None else R[targets], alpha=wl[ell])
+                _add_rows(acc, rows, block, uniq, tslot, wl[ell])
                 if ell == L:
                     break
-                R_next, pushed = push_level(T, R, threshold, counter, dense_fraction)
+                rows_next, block_next, pushed = push_frontier(T, rows, block, threshold, counter, dense_fraction)
                 if use_walks:
-                    Rstack[ell] = torch.where(pushed[visited], 0.0, R[visited])
+                    if rows is None:
+                        Rstack[ell] = torch.where(pushed[visited], 0.0, block[visited])
+                    else:
+                        dest = vslot[rows]
+                        keep = (dest >= 0).nonzero().flatten()
+                        Rstack[ell, dest[keep]] = torch.where(pushed[keep], 0.0, block[keep])
                 del pushed
-                R = R_next
+                rows, block = rows_next, block_next
                 bar.update(1)
+            del block
+            res = acc if inv is None else acc[inv]
             if use_walks:
                 # G_j = sum_t w_{t+j} R^(t) for all j at once (one small GEMM), then M @ G.
                 G = (mix @ Rstack.view(L, -1)).view(L * stats.visited_nodes, c)
                 del Rstack
-                acc += torch.sparse.mm(M, G)
+                res = res + torch.sparse.mm(M, G)  # rows of M follow `nodes` (repeats walk separately)
                 del G
                 stats.correction_updates += stats.walk_nnz * c
-            out[:, cols] = (acc * scale_out_t.unsqueeze(1)).to(x.device)
+            out[:, cols] = (res * scale_out_t.unsqueeze(1)).to(x.device)
     stats.time_push = time.perf_counter() - t_push
     stats.pushed_entries = counter.pushed_entries
     stats.push_edge_updates = counter.edge_updates
