@@ -13,14 +13,6 @@ from scalegnn.nn.rev_gnn import prepare_adjacency
 from scalegnn.nn.reversible import SavedTensorCounter
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny float64 kernels are far slower with an OpenMP pool than without on small CPUs.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 def _graph(n=40, e=200, f=7, seed=0):
     g = torch.Generator().manual_seed(seed)

@@ -17,14 +17,6 @@ from scalegnn.nn.reversible import (
 from scalegnn.nn.shared_dropout import SharedDropout
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny float64 kernels are far slower with an OpenMP pool than without on small CPUs.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 class Affine(nn.Module):
     """A small non-linear group function that also consumes a per-group extra tensor."""
