@@ -13,10 +13,10 @@ import hashlib
 import os
 import socket
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Callable, Iterator, Optional, Union
 
 __all__ = ["dataset_root", "cache_dir", "linked_cache_dir", "is_writable", "offline", "download_guard",
-           "make_dirs_or_undo", "DatasetNotFoundError"]
+           "make_dirs_or_undo", "raw_dir_or_download", "DatasetNotFoundError"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -129,3 +129,28 @@ def make_dirs_or_undo(path: Path) -> Iterator[Path]:
         if created:
             shutil.rmtree(created[-1], ignore_errors=True)  # the outermost folder this call made
         raise
+
+
+def raw_dir_or_download(
+    raw_dir: Path,
+    cached: Path,
+    present: Callable[[Path], bool],
+    fetch: Callable[[Path], None],
+    download: bool,
+    missing_message: Callable[[], str],
+) -> Path:
+    """Where a dataset's raw files are: the data root, else an earlier download in the cache.
+
+    Otherwise download them with ``fetch(target)`` into ``raw_dir`` when it is
+    writable (else into ``cached``), or raise :class:`DatasetNotFoundError`
+    with ``missing_message()`` when downloading is off or impossible.
+    """
+    if present(raw_dir):
+        return raw_dir
+    if present(cached):
+        return cached
+    if not download or offline():
+        raise DatasetNotFoundError(missing_message())
+    target = raw_dir if is_writable(raw_dir) else cached
+    fetch(target)
+    return target

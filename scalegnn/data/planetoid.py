@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scalegnn.data._paths import (DatasetNotFoundError, cache_dir, download_guard, is_writable,
-                                  make_dirs_or_undo, offline)
+from scalegnn.data._paths import cache_dir, download_guard, make_dirs_or_undo, raw_dir_or_download
 
 __all__ = ["PLANETOID_NAMES", "planetoid_raw_dir", "load_planetoid_data"]
 
@@ -37,22 +36,16 @@ def load_planetoid_data(name: str, root: Path, download: bool = True):
     """The PyG ``Data`` of Planetoid ``name`` (public split masks), as ``Planetoid(root, name)[0]``."""
     from torch_geometric.io import read_planetoid_data
 
-    raw_dir = planetoid_raw_dir(root, name)
-    if not has_raw(raw_dir, name):
-        cached = cache_dir() / "downloads" / "Planetoid" / name / "raw"
-        if has_raw(cached, name):
-            raw_dir = cached
-        else:
-            missing = [f for f in _raw_files(name) if not (raw_dir / f).is_file()]
-            if not download or offline():
-                raise DatasetNotFoundError(
-                    f"Planetoid {name} not found: expected the raw files {missing} in {raw_dir}. "
-                    f"Downloading them needs internet access (load_dataset(..., download=True) and "
-                    f"SCALEGNN_OFFLINE unset); or copy the files there / set SCALEGNN_DATA."
-                )
-            target = raw_dir if is_writable(raw_dir) else cached
-            _download(name, target)
-            raw_dir = target
+    expected = planetoid_raw_dir(root, name)
+    raw_dir = raw_dir_or_download(
+        expected, cache_dir() / "downloads" / "Planetoid" / name / "raw",
+        present=lambda d: has_raw(d, name), fetch=lambda target: _download(name, target), download=download,
+        missing_message=lambda: (
+            f"Planetoid {name} not found: expected the raw files "
+            f"{[f for f in _raw_files(name) if not (expected / f).is_file()]} in {expected}. "
+            f"Downloading them needs internet access (load_dataset(..., download=True) and "
+            f"SCALEGNN_OFFLINE unset); or copy the files there / set SCALEGNN_DATA."),
+    )
     return read_planetoid_data(str(raw_dir), name.lower()), raw_dir
 
 

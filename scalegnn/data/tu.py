@@ -12,8 +12,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from scalegnn.data._paths import (DatasetNotFoundError, cache_dir, download_guard, is_writable,
-                                  linked_cache_dir, make_dirs_or_undo, offline)
+from scalegnn.data._paths import (cache_dir, download_guard, linked_cache_dir, make_dirs_or_undo,
+                                  raw_dir_or_download)
 
 __all__ = ["TU_NAMES", "tu_raw_dir", "load_tu_dataset"]
 
@@ -39,21 +39,16 @@ def load_tu_dataset(name: str, root: Path, download: bool = True, **kwargs):
     """
     from torch_geometric.datasets import TUDataset
 
-    raw_dir = tu_raw_dir(root, name)
-    if not has_raw(raw_dir, name):
-        cached = cache_dir() / "downloads" / "TU" / name / "raw"
-        if has_raw(cached, name):
-            raw_dir = cached
-        else:
-            if not download or offline():
-                raise DatasetNotFoundError(
-                    f"TU dataset {name} not found: expected {name}_A.txt and {name}_graph_indicator.txt "
-                    f"(and the label files) in {raw_dir}. Downloading needs internet access "
-                    f"(download=True, SCALEGNN_OFFLINE unset); or copy the files there / set SCALEGNN_DATA."
-                )
-            target = raw_dir if is_writable(raw_dir) else cached
-            _download(name, target, TUDataset.url)
-            raw_dir = target
+    expected = tu_raw_dir(root, name)
+    raw_dir = raw_dir_or_download(
+        expected, cache_dir() / "downloads" / "TU" / name / "raw",
+        present=lambda d: has_raw(d, name), fetch=lambda target: _download(name, target, TUDataset.url),
+        download=download,
+        missing_message=lambda: (
+            f"TU dataset {name} not found: expected {name}_A.txt and {name}_graph_indicator.txt "
+            f"(and the label files) in {expected}. Downloading needs internet access "
+            f"(download=True, SCALEGNN_OFFLINE unset); or copy the files there / set SCALEGNN_DATA."),
+    )
     base = linked_cache_dir("TU", raw_dir.parent, name, link=("raw",))
     return TUDataset(str(base), name, **kwargs), raw_dir
 
