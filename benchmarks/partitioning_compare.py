@@ -74,6 +74,8 @@ def main() -> None:
     p.add_argument("--parts", nargs="+", type=int, default=[2, 4, 8, 16, 32])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--preset", default="default", help="Mt-KaHyPar preset for the hypergraph method")
+    p.add_argument("--vcycles", type=int, default=0, help="extra Mt-KaHyPar V-cycles for the hypergraph method")
     p.add_argument("--root", default=None)
     p.add_argument("--plot", default=None)
     p.add_argument("--json", default=None)
@@ -84,7 +86,8 @@ def main() -> None:
         graph = load(name, args.root)
         print(f"\n### {name}: {graph.shape[0]:,} vertices, {graph.nnz:,} directed edges "
               f"(loaded in {time.perf_counter() - t:.1f}s)\n", flush=True)
-        rows = partition_report(graph, args.parts, seed=args.seed, threads=args.threads, progress=False)
+        rows = partition_report(graph, args.parts, seed=args.seed, threads=args.threads, progress=False,
+                                preset=args.preset, vcycles=args.vcycles)
         results[name] = rows
         print(format_report(rows), flush=True)
         if args.json:

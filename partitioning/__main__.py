@@ -17,6 +17,7 @@ from typing import List, Optional
 from partitioning.artifacts import write_partitions
 from partitioning.graph import as_csr
 from partitioning.metrics import communication_volume, edge_cut, imbalance
+from partitioning.mtkahypar_backend import PRESETS
 from partitioning.partition import METHODS, partition_with_info
 from partitioning.readers import DATASETS, read_edge_list, read_graph
 from partitioning.report import format_report, partition_report, plot_report
@@ -34,6 +35,9 @@ def _add_graph_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="Mt-KaHyPar threads (default: all CPUs)")
     p.add_argument("--vertex-weights", choices=["degree"], default=None,
                    help="balance SpMM work (entries per row + 1) instead of vertex counts")
+    p.add_argument("--preset", choices=PRESETS, default="default", help="Mt-KaHyPar preset (hypergraph method)")
+    p.add_argument("--vcycles", type=int, default=0,
+                   help="extra Mt-KaHyPar V-cycles refining the hypergraph partition (never worse; helps at small k)")
 
 
 def _load(args):
@@ -72,7 +76,7 @@ def main_partition(argv: List[str]) -> int:
     if args.with_features and blocks is None:
         p.error("--with-features is only available for synthetic datasets")
     result = partition_with_info(graph, args.parts, args.method, args.imbalance, args.seed, args.threads,
-                                 args.vertex_weights)
+                                 args.vertex_weights, args.preset, args.vcycles)
     cv = communication_volume(graph, result.parts, args.parts)
     features = labels = None
     if args.with_features:
@@ -102,7 +106,7 @@ def main_compare(argv: List[str]) -> int:
     args = p.parse_args(argv)
     graph, _ = _load(args)
     rows = partition_report(graph, args.parts, args.methods, args.imbalance, args.seed, args.threads,
-                            args.vertex_weights, progress=True)
+                            args.vertex_weights, progress=True, preset=args.preset, vcycles=args.vcycles)
     print(format_report(rows, baseline="metis" if "metis" in args.methods else args.methods[0]))
     if args.plot:
         plot_report(rows, args.plot, title=f"{args.dataset or args.edges}: rows sent per layer")

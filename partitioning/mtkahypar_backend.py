@@ -77,6 +77,7 @@ def mtkahypar_partition(
     vertex_weights: Optional[np.ndarray] = None,
     preset: str = "default",
     tmp_dir: Optional[str] = None,
+    vcycles: int = 0,
 ) -> Tuple[np.ndarray, Dict[str, float]]:
     """Minimize connectivity−1 of ``hypergraph`` over ``k`` balanced blocks.
 
@@ -92,6 +93,12 @@ def mtkahypar_partition(
         preset: one of ``default``, ``quality``, ``highest_quality``,
             ``deterministic``, ``large_k``.
         tmp_dir: where the temporary hMETIS file goes (default: the system temp dir).
+        vcycles: extra V-cycles after the initial partition: each re-coarsens the
+            hypergraph without contracting across blocks and refines again
+            (Mt-KaHyPar's ``improve_partition``), so connectivity−1 never gets
+            worse. It pays off most at small ``k`` (about 1-2% lower volume at
+            ``k = 2`` on power-law graphs for roughly the partitioning time
+            again); ``0`` skips it.
 
     Returns:
         ``(parts, info)`` with ``info['km1']`` (Mt-KaHyPar's own connectivity−1
@@ -101,6 +108,8 @@ def mtkahypar_partition(
 
     if preset not in PRESETS:
         raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
+    if int(vcycles) != vcycles or vcycles < 0:
+        raise ValueError(f"vcycles must be a non-negative integer, got {vcycles!r}")
     if threads is None:
         threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     init = _initializer(int(threads))
@@ -117,7 +126,12 @@ def mtkahypar_partition(
     t2 = time.perf_counter()
     partitioned = hg.partition(ctx)
     t3 = time.perf_counter()
+    info = {"initial_km1": int(partitioned.km1())}
+    if vcycles:
+        partitioned.improve_partition(ctx, int(vcycles))
+    t4 = time.perf_counter()
     parts = np.asarray(partitioned.get_partition(), dtype=np.int64)
-    info = {"km1": int(partitioned.km1()), "imbalance": float(partitioned.imbalance(ctx)),
-            "hmetis_write_seconds": t1 - t0, "hmetis_read_seconds": t2 - t1, "mtkahypar_seconds": t3 - t2}
+    info.update(km1=int(partitioned.km1()), imbalance=float(partitioned.imbalance(ctx)),
+                hmetis_write_seconds=t1 - t0, hmetis_read_seconds=t2 - t1, mtkahypar_seconds=t3 - t2,
+                vcycles=int(vcycles), vcycle_seconds=t4 - t3)
     return parts, info

@@ -19,6 +19,8 @@ def partition_report(
     threads: Optional[int] = None,
     vertex_weights: Any = None,
     progress: bool = False,
+    preset: str = "default",
+    vcycles: int = 0,
 ) -> List[Dict[str, Any]]:
     """Partition ``graph`` with every method for every ``k`` and measure the result.
 
@@ -26,7 +28,8 @@ def partition_report(
         One dict per (method, k): ``method``, ``k``, ``volume`` (rows sent per
         layer), ``max_per_part`` (largest send + receive of one part),
         ``messages``, ``edge_cut`` (undirected), ``imbalance`` (by vertex count,
-        or by ``vertex_weights`` when given), ``seconds``.
+        or by ``vertex_weights`` when given), ``seconds``. ``preset`` and
+        ``vcycles`` configure the hypergraph method (see :func:`partition`).
     """
     csr = as_csr(graph)
     weights = resolve_vertex_weights(csr, vertex_weights)
@@ -36,7 +39,7 @@ def partition_report(
         runs = tqdm(runs, desc="partitioning", unit="run")
     rows = []
     for k, method in runs:
-        result = partition_with_info(csr, k, method, imbalance_bound, seed, threads, weights)
+        result = partition_with_info(csr, k, method, imbalance_bound, seed, threads, weights, preset, vcycles)
         cv = communication_volume(csr, result.parts, k)
         rows.append({
             "method": method, "k": int(k), "volume": cv.total, "max_per_part": cv.max_per_part,

@@ -43,3 +43,21 @@ def test_mtkahypar_objective_equals_volume_on_directed_graph():
     graph = sp.random(400, 400, density=0.02, random_state=5, format="csr")
     result = partition_with_info(graph, 3, "hypergraph", threads=2)
     assert result.info["km1"] == communication_volume(graph, result.parts, 3).total
+
+
+@pytest.mark.parametrize("k", [2, 5])
+def test_vcycles_refine_without_breaking_balance_or_the_objective(k):
+    graph, _ = powerlaw_sbm_graph(3000, 30000, num_blocks=1, seed=k)
+    result = partition_with_info(graph, k, "hypergraph", threads=1, seed=0, vcycles=2)
+    volume = communication_volume(graph, result.parts, k).total
+    assert result.info["vcycles"] == 2
+    assert result.info["km1"] == volume  # the refined partition is what we measure
+    assert volume <= result.info["initial_km1"]  # V-cycles never make it worse
+    assert np.bincount(result.parts, minlength=k).max() <= 1.03 * np.ceil(3000 / k)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5])
+def test_bad_vcycles_rejected(bad):
+    graph, _ = powerlaw_sbm_graph(200, 1000, seed=0)
+    with pytest.raises(ValueError, match="vcycles"):
+        partition_with_info(graph, 2, "hypergraph", threads=1, vcycles=bad)
