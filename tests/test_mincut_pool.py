@@ -269,9 +269,22 @@ def test_bad_number_of_clusters():
         sparse_mincut_pool(x, ei, s[:, :1], batch)
     pool = MinCutPool(3, 20).to(DT)
     with pytest.raises(ValueError, match="exceeds the number of nodes"):
-        pool(x, ei, batch)
+        pool(x, ei)  # one lone 9-node graph into 20 clusters
+    with pytest.raises(ValueError, match="exceeds the number of nodes"):
+        dense_mincut_pool(x[:5], torch.ones(5, 5, dtype=DT), torch.randn(5, 20, dtype=DT))
     with pytest.raises(ValueError, match="exceeds the number of nodes"):
         sparse_mincut_pool(x[:2], torch.tensor([[0], [1]]), s[:2])
+
+
+@pytest.mark.parametrize("sizes", [[3], [3, 12, 2]])
+def test_graphs_of_a_batch_may_be_smaller_than_k(sizes):
+    # Graph classification fixes K from the dataset's average size, so a batch (even of one
+    # graph, batch size 1) can hold graphs with fewer nodes than clusters; PyG allows it too.
+    x, ei, s, batch, _ = random_batch(sizes, k=5)
+    assert_close_outputs(sparse_mincut_pool(x, ei, s, batch), dense_reference(x, ei, s, batch))
+    pool = MinCutPool(x.size(1), 5).to(DT)
+    out = pool(x, ei, batch)
+    assert out[0].shape == (len(sizes), 5, x.size(1)) and torch.isfinite(out[2]) and torch.isfinite(out[3])
 
 
 def test_unsorted_batch_is_rejected():

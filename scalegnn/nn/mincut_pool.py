@@ -149,10 +149,17 @@ def _finish(
     return out_adj, mincut_loss, ortho_loss
 
 
-def _check_clusters(k: int, num_nodes: int) -> None:
+def _check_clusters(k: int, num_nodes: int, single_graph: bool = True) -> None:
+    """``K >= 2`` always; ``K <= N`` for a single graph.
+
+    In a mini-batch the number of clusters is fixed for the whole dataset (the
+    paper uses half the average graph size), so graphs smaller than ``K`` are
+    normal there and their surplus clusters simply stay empty; pooling one
+    lone graph into more clusters than it has nodes is a configuration error.
+    """
     if k < 2:
         raise ValueError(f"minCUT pooling needs at least 2 clusters, got num_clusters={k}")
-    if k > num_nodes:
+    if single_graph and k > num_nodes:
         raise ValueError(
             f"num_clusters={k} exceeds the number of nodes in the input ({num_nodes}); "
             "a graph cannot be pooled into more clusters than it has nodes"
@@ -199,6 +206,8 @@ def sparse_mincut_pool(
             Edges must stay inside their graph.
         s: assignment logits ``[N, K]`` (softmax over ``K`` is applied here).
         batch: sorted graph id of every node (PyG mini-batch); ``None`` is one graph.
+            A lone graph (``batch=None``) must have at least ``K`` nodes; graphs of a
+            mini-batch may be smaller than ``K`` (their surplus clusters stay empty).
         edge_weight: optional ``[E]`` nonnegative edge weights (gradients flow to them).
         temp: softmax temperature, as in PyG.
 
@@ -224,7 +233,7 @@ def sparse_mincut_pool(
     if not torch.is_floating_point(x) or not torch.is_floating_point(s):
         raise ValueError(f"x and s must be floating point, got {x.dtype} and {s.dtype}")
     k = s.size(1)
-    _check_clusters(k, n)
+    _check_clusters(k, n, single_graph=batch is None)
     validate_edge_index(edge_index, n)
     src, dst = edge_index[0].long(), edge_index[1].long()
     if batch is None:
@@ -298,7 +307,7 @@ def dense_mincut_pool(
     if adj.shape != (b, n, n):
         raise ValueError(f"adj must be [{b}, {n}, {n}] to match x, got {list(adj.shape)}")
     k = s.size(-1)
-    _check_clusters(k, n)
+    _check_clusters(k, n, single_graph=(b == 1 and mask is None))
     s = torch.softmax(s / temp if temp != 1.0 else s, dim=-1)
     if mask is not None:
         if mask.shape != (b, n):
