@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import scalegnn.nn.forward_push as forward_push
+import scalegnn.nn.gbp as gbp_module
 from scalegnn.nn.forward_push import PushCounter, build_transition, densify, push_frontier, push_level
 from scalegnn.nn.gbp import GBP, gbp_exact, gbp_precompute, transition_matrix
 from scalegnn.nn.propagation_weights import heat_kernel_weights, ppr_weights, sgc_weights
@@ -99,15 +100,17 @@ def test_error_shrinks_with_rmax():
     assert errs == sorted(errs, reverse=True) and errs[-1] < 1e-3 * errs[0]
 
 
-def test_walk_estimator_is_unbiased_and_obeys_hoeffding():
+@pytest.mark.parametrize("push_all_dense", [True, False])
+def test_walk_estimator_is_unbiased_and_obeys_hoeffding(push_all_dense):
     # Duplicate edges make A~ weighted, so the weighted walk step is exercised too.
     ei = random_graph(40, 150, seed=3)
     x = torch.randn(40, 3, dtype=torch.float64)
     w, r, rmax, n_r = ppr_weights(0.2, 5), 0.5, 5e-2, 4
     exact = dense_P(x, ei, w, r)
-    push_only = gbp_precompute(x, ei, w, r=r, rmax=rmax)
+    push_only = gbp_precompute(x, ei, w, r=r, rmax=rmax, push_all_dense=push_all_dense)
     T = transition_matrix(ei, 40, dtype=torch.float64)  # built once for all runs
-    runs = torch.stack([gbp_precompute(x, T, w, r=r, rmax=rmax, walks_per_node=n_r, seed=s) for s in range(300)])
+    runs = torch.stack([gbp_precompute(x, T, w, r=r, rmax=rmax, walks_per_node=n_r, seed=s,
+                                       push_all_dense=push_all_dense) for s in range(300)])
     bias_push = (push_only - exact).abs().max()
     mean_err = (runs.mean(0) - exact).abs()
     std_of_mean = runs.std(0) / math.sqrt(runs.size(0))
@@ -118,6 +121,86 @@ def test_walk_estimator_is_unbiased_and_obeys_hoeffding():
     delta = 1e-3 / runs[0].numel() / runs.size(0)
     bound = push_only_bound(x, ei, w, r, rmax) * math.sqrt(2 * math.log(2 / delta) / n_r)
     assert bool(((runs - exact).abs() <= bound).all())
+
+
+def reference_estimate(x, edge_index, w, r, rmax, walks_per_node, nodes, seed, dense_fraction, push_all_dense):
+    """GBP's estimate with dense matrices and a per-walk loop, on the walks gbp_precompute draws for `seed`.
+
+    The push follows push_frontier's rule: a level whose frontier (rows with an entry above the threshold) has
+    at least dense_fraction of the edges is dense, and pushes everything if push_all_dense.
+    """
+    n, L = x.size(0), w.numel() - 1
+    A = dense_A(edge_index, n)
+    d = A.sum(1)
+    W = A / d[:, None]
+    T = transition_matrix(edge_index, n, dtype=x.dtype)
+    y = x * d.pow(-r)[:, None]
+    theta = rmax * y.abs().sum(0)
+    R, kept = y.clone(), []  # kept[t]: leftover residue of level t
+    reserve = float(w[0]) * R
+    for ell in range(L):
+        above = R.abs() > theta
+        frontier_edges = int(T.out_count[above.any(1)].sum())
+        pushed = torch.ones_like(above) if (push_all_dense and frontier_edges >= dense_fraction * T.num_entries) \
+            else above
+        kept.append(torch.where(pushed, 0.0, R))
+        R = W @ torch.where(pushed, R, 0.0)
+        reserve += float(w[ell + 1]) * R
+    out = reserve[nodes].clone()
+    if walks_per_node:
+        gen = torch.Generator().manual_seed(seed)
+        pos = sample_walks(T, nodes, walks_per_node, L, gen)  # [L, len(nodes) * n_r]
+        for i in range(nodes.numel()):
+            for k in range(walks_per_node):
+                for j in range(1, L + 1):
+                    u = int(pos[j - 1, i * walks_per_node + k])
+                    for t in range(0, L - j + 1):
+                        out[i] += float(w[t + j]) * kept[t][u] / walks_per_node
+    return out * d[nodes].pow(r)[:, None]
+
+
+@pytest.mark.parametrize("push_all_dense", [False, True])
+@pytest.mark.parametrize("dense_fraction", [0.0, 0.5, float("inf")])  # all SpMM, mixed, all row scatter
+def test_walk_correction_matches_per_walk_reference(monkeypatch, push_all_dense, dense_fraction):
+    # The row-sparse correction (embedding_bag on dense leftovers, lookups on row-sparse ones, gathers in small
+    # slices) equals the textbook per-walk sum on the same walks: repeated and unsorted targets, PPR and heat.
+    monkeypatch.setattr(gbp_module, "_GATHER_ELEMENTS", 7)
+    n = 120
+    ei = random_graph(n, 260, seed=11)
+    x = torch.randn(n, 3, dtype=torch.float64)
+    x[torch.randperm(n, generator=torch.Generator().manual_seed(0))[: n // 2]] *= 1e-3
+    nodes = torch.tensor([9, 4, 100, 4, 57, 0])
+    for w in (ppr_weights(0.15, 6), heat_kernel_weights(1.5, 4)):
+        kw = dict(r=0.4, rmax=2e-3, walks_per_node=3, seed=5, dense_fraction=dense_fraction,
+                  push_all_dense=push_all_dense)
+        got, st = gbp_precompute(x, ei, w, nodes=nodes, return_stats=True, **kw)
+        ref = reference_estimate(x, ei, w, nodes=nodes, **kw)
+        torch.testing.assert_close(got, ref, rtol=0, atol=1e-12)
+        # Only a level pushed entirely leaves nothing to correct.
+        assert (st.correction_updates > 0) == (not push_all_dense or st.sparse_push_levels > 0)
+
+
+def test_push_all_dense_levels():
+    ei = random_graph(60, 250)
+    x = torch.randn(60, 5, dtype=torch.float64)
+    w, r = ppr_weights(0.1, 8), 0.5
+    exact = dense_P(x, ei, w, r)
+    # Every level by SpMM pushing everything: exact at any threshold, and the walks have nothing to correct.
+    got, st = gbp_precompute(x, ei, w, rmax=0.5, walks_per_node=4, dense_fraction=0.0, return_stats=True)
+    torch.testing.assert_close(got, exact, rtol=0, atol=1e-12)
+    assert st.dense_push_levels == 8 and st.correction_updates == 0
+    # Mixed levels: leftovers only where the paper's rule leaves them, so the push-only bound holds.
+    for rmax in (1e-3, 1e-2, 5e-2):
+        est = gbp_precompute(x, ei, w, rmax=rmax, push_all_dense=True)
+        assert bool(((est - exact).abs() <= push_only_bound(x, ei, w, r, rmax) + 1e-12).all())
+    # push_frontier: pushed=None and the next level is W R on a dense level.
+    T = build_transition(ei, 60, dtype=torch.float64)
+    A = dense_A(ei, 60)
+    counter = PushCounter()
+    rows_next, nxt, pushed = push_frontier(T, None, x, torch.full((5,), 0.5, dtype=torch.float64), counter, 0.0,
+                                           push_all_dense=True)
+    assert rows_next is None and pushed is None and counter.pushed_entries == x.numel()
+    torch.testing.assert_close(nxt, (A / A.sum(1, keepdim=True)) @ x, rtol=0, atol=1e-12)
 
 
 def test_walk_steps_follow_transition_probabilities():
@@ -134,12 +217,13 @@ def test_subset_rows_match_and_cost_less():
     ei = random_graph(200, 1000)
     x = torch.randn(200, 8)
     w = ppr_weights(0.1, 6)
-    all_rows, full = gbp_precompute(x, ei, w, rmax=1e-3, walks_per_node=10, return_stats=True)
+    kw = dict(rmax=1e-3, walks_per_node=10, return_stats=True, push_all_dense=False)  # leftovers on every level
+    all_rows, full = gbp_precompute(x, ei, w, **kw)
     nodes = torch.arange(0, 200, 10)
-    sub_rows, sub = gbp_precompute(x, ei, w, rmax=1e-3, walks_per_node=10, nodes=nodes, return_stats=True)
+    sub_rows, sub = gbp_precompute(x, ei, w, nodes=nodes, **kw)
     assert sub_rows.shape == (20, 8)
     assert sub.walk_steps == 20 * 10 * 6 and full.walk_steps == 200 * 10 * 6
-    assert sub.walk_nnz < full.walk_nnz and sub.correction_updates < full.correction_updates
+    assert sub.correction_updates < full.correction_updates
     assert sub.push_edge_updates == full.push_edge_updates  # the push from the features is shared
     assert sub.total_work < full.total_work
     # Without walks, a subset's rows are exactly those of the full result.
@@ -148,7 +232,7 @@ def test_subset_rows_match_and_cost_less():
     )
     mask = torch.zeros(200, dtype=torch.bool)
     mask[nodes] = True
-    torch.testing.assert_close(gbp_precompute(x, ei, w, rmax=1e-3, walks_per_node=10, nodes=mask), sub_rows)
+    torch.testing.assert_close(gbp_precompute(x, ei, w, nodes=mask, **kw)[0], sub_rows)
 
 
 def test_larger_rmax_pushes_less():
@@ -165,14 +249,14 @@ def test_sparse_and_dense_push_agree_and_chunks_and_seed():
     ei = random_graph(100, 500)
     x = torch.randn(100, 9, dtype=torch.float64)
     w = ppr_weights(0.1, 5)
-    kw = dict(rmax=2e-3, walks_per_node=5, seed=7)
+    kw = dict(rmax=2e-3, walks_per_node=5, seed=7, push_all_dense=False)  # the paper's rule on every level
     sparse, s1 = gbp_precompute(x, ei, w, dense_fraction=float("inf"), return_stats=True, **kw)
     dense, s2 = gbp_precompute(x, ei, w, dense_fraction=0.0, return_stats=True, **kw)
     assert s1.dense_push_levels == 0 and s2.sparse_push_levels == 0
     torch.testing.assert_close(sparse, dense)
     torch.testing.assert_close(gbp_precompute(x, ei, w, chunk_size=2, **kw), dense)
     torch.testing.assert_close(gbp_precompute(x, ei, w, **kw), dense)  # same seed, same walks
-    assert not torch.equal(gbp_precompute(x, ei, w, rmax=2e-3, walks_per_node=5, seed=8), dense)
+    assert not torch.equal(gbp_precompute(x, ei, w, rmax=2e-3, walks_per_node=5, seed=8, push_all_dense=False), dense)
 
 
 @pytest.mark.parametrize("chunk_elements", [1 << 24, 5])
@@ -224,7 +308,7 @@ def test_row_sparse_levels_exact_and_match_dense_levels():
     torch.testing.assert_close(exact, ref, rtol=0, atol=1e-10)
     nodes = torch.tensor([7, 3, 250, 3, 99, 7, 0])
     for walks in (0, 6):
-        kw = dict(rmax=3e-3, walks_per_node=walks, nodes=nodes, seed=2, return_stats=True)
+        kw = dict(rmax=3e-3, walks_per_node=walks, nodes=nodes, seed=2, return_stats=True, push_all_dense=False)
         scatter, s1 = gbp_precompute(x, ei, w, dense_fraction=float("inf"), **kw)
         spmm, s2 = gbp_precompute(x, ei, w, dense_fraction=0.0, **kw)
         mixed, s3 = gbp_precompute(x, ei, w, **kw)
@@ -234,7 +318,8 @@ def test_row_sparse_levels_exact_and_match_dense_levels():
         torch.testing.assert_close(scatter, spmm, rtol=0, atol=1e-12)
         torch.testing.assert_close(mixed, spmm, rtol=0, atol=1e-12)
         if walks == 0:
-            torch.testing.assert_close(scatter, gbp_precompute(x, ei, w, rmax=3e-3)[nodes], rtol=0, atol=1e-12)
+            torch.testing.assert_close(scatter, gbp_precompute(x, ei, w, rmax=3e-3, push_all_dense=False)[nodes],
+                                       rtol=0, atol=1e-12)
         else:
             assert not torch.equal(scatter[1], scatter[3])  # a repeated node walks again (independent walks)
 

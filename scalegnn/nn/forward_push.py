@@ -155,7 +155,8 @@ def push_frontier(
     threshold: Tensor,
     counter: PushCounter,
     dense_fraction: float = 0.1,
-) -> Tuple[Optional[Tensor], Tensor, Tensor]:
+    push_all_dense: bool = False,
+) -> Tuple[Optional[Tensor], Tensor, Optional[Tensor]]:
     r"""Push every residue of one level with :math:`|R(u,k)| > \theta_k`; residues stored row-sparse.
 
     A residue matrix is ``(rows, block)``: the nonzero rows ``rows`` (sorted
@@ -169,7 +170,11 @@ def push_frontier(
       + N/8)`, with no ``N x c`` pass; or
     * **by one CSR SpMM** (dense) when the frontier's edges exceed
       ``dense_fraction`` of all edges (a row scatter costs a few times more per
-      edge than the SpMM).
+      edge than the SpMM). With ``push_all_dense`` such a level pushes *every*
+      entry, not only those above the threshold: the SpMM costs the same
+      either way, and nothing is left behind at that level (fewer leftover
+      residues, so a smaller error; the push-only bound still holds since
+      every leftover entry is still at most :math:`\theta`).
 
     Args:
         T: the transition matrix.
@@ -178,12 +183,14 @@ def push_frontier(
         counter: accumulates the work done (``edge_updates`` counts pushed
             entries times their out-degree, whatever the path).
         dense_fraction: see above.
+        push_all_dense: push the whole residue when the level is done by SpMM.
 
     Returns:
         ``(rows_next, block_next, pushed)``: the level-:math:`\ell+1` residues
         :math:`W (R \odot \mathbb 1[|R| > \theta])` (``rows_next=None`` when
         dense) and the boolean mask of the pushed entries of ``block`` (the
-        rest stays as level-:math:`\ell` residue).
+        rest stays as level-:math:`\ell` residue); ``pushed=None`` when every
+        entry was pushed (``push_all_dense`` on a dense level).
     """
     n, c = T.num_nodes, block.size(1)
     device = block.device
@@ -192,14 +199,21 @@ def push_frontier(
     mask = (block > threshold) | (block < -threshold)
     per_row = mask.view(torch.uint8).sum(1, dtype=torch.int32).long() if c > 0 else mask.sum(1)
     out_deg = T.out_count if rows is None else T.out_count[rows]
-    counter.pushed_entries += int(per_row.sum())
-    counter.edge_updates += int((per_row * out_deg).sum())
     local = (per_row > 0).nonzero().flatten()
     deg_u = out_deg[local]
     frontier_edges = int(deg_u.sum())
     if frontier_edges >= dense_fraction * T.num_entries:
         counter.dense_levels += 1
+        if push_all_dense:
+            # The SpMM costs the same whatever it pushes: push every entry (nothing is left behind).
+            counter.pushed_entries += block.numel()
+            counter.edge_updates += int(out_deg.sum()) * c
+            return None, torch.sparse.mm(T.W, densify(T, rows, block)), None
+        counter.pushed_entries += int(per_row.sum())
+        counter.edge_updates += int((per_row * out_deg).sum())
         return None, torch.sparse.mm(T.W, densify(T, rows, torch.where(mask, block, 0.0))), mask
+    counter.pushed_entries += int(per_row.sum())
+    counter.edge_updates += int((per_row * out_deg).sum())
     counter.sparse_levels += 1
     if frontier_edges == 0:
         return torch.zeros(0, dtype=torch.long, device=device), block.new_zeros(0, c), mask

@@ -56,10 +56,16 @@ column) is small is pushed by a row scatter over the frontier's out-edges and
 its result is kept **row-sparse** (the reached rows only), so the following
 levels cost in proportion to their frontiers, with no ``N x c`` pass; a level
 with a large frontier is one CSR SpMM (see
-:func:`~scalegnn.nn.forward_push.push_frontier`). All walks advance together (one vectorized draw per step),
-their visits are folded into one sparse matrix so the correction is a single
-SpMM per column chunk, and :math:`G_j` is kept only on the nodes the walks
-visit.
+:func:`~scalegnn.nn.forward_push.push_frontier`). Such an SpMM costs the same
+whatever it pushes, so by default (``push_all_dense``) it pushes the *whole*
+level, leaving no residue behind there: a departure from the paper's
+per-entry rule that only removes leftover residues (the identity above holds
+for any choice of pushed entries, so the estimate stays unbiased and the
+error bound below still holds). All walks advance together (one vectorized
+draw per step); the correction reads the leftover residues only at the rows
+the walks visit, level by level, right after each push (no ``N x c``
+intermediate: an ``embedding_bag`` over every target's visits for a dense
+residue, a node -> row lookup and a gather of the hits for a row-sparse one).
 
 **Error.** Every leftover residue satisfies :math:`|R^{(t)}(u)| \le \theta` and
 :math:`W` is row-stochastic, so with no walks (``walks_per_node=0``, the
@@ -78,8 +84,8 @@ and :math:`n_r`). As :math:`r_{max} \to 0` every residue is pushed and
 :math:`\hat P = P` exactly.
 
 Cost. The push touches :math:`\sum_{\text{pushed }(u,k)} \deg^{+}(u)` edges;
-the walks take :math:`|V_t| n_r L` steps and the correction costs
-:math:`O(\mathrm{nnz}(S)\, F)`. Embeddings for a subset of nodes therefore
+the walks take :math:`|V_t| n_r L` steps and the correction reads at most
+:math:`|V_t| n_r L` rows of ``F`` values per level that has a leftover residue. Embeddings for a subset of nodes therefore
 cost less than for all of them (see :class:`GBPStats`).
 """
 from __future__ import annotations
@@ -96,7 +102,7 @@ from scalegnn.data.validate import validate_edge_index, validate_features, valid
 from scalegnn.nn.column_chunks import column_chunks, progress_bar
 from scalegnn.nn.forward_push import PushCounter, TransitionMatrix, build_transition, push_frontier
 from scalegnn.nn.propagation_weights import as_weights, ppr_weights
-from scalegnn.nn.reverse_walks import sample_walks, walk_matrix
+from scalegnn.nn.reverse_walks import sample_walks
 from scalegnn.nn.sgc import resolve_adjacency
 
 __all__ = ["gbp_precompute", "gbp_exact", "GBP", "GBPStats", "transition_matrix"]
@@ -114,8 +120,10 @@ class GBPStats:
         push_edge_updates: edge updates those pushes imply (work of the push).
         dense_push_levels / sparse_push_levels: levels done by SpMM / by row scatter (row-sparse residues).
         walk_steps: random-walk steps taken (:math:`|V_t| n_r L`).
-        walk_nnz: nonzeros of the folded walk matrix.
-        correction_updates: multiply-adds of the walk correction (``walk_nnz x F``).
+        correction_updates: multiply-adds of the walk correction: the
+            leftover residue rows read along the walks (one per visit of a
+            level with a dense leftover residue, one per hit on a row-sparse
+            one), times the columns.
         visited_nodes: distinct nodes the walks reach.
         chunks: number of column chunks.
         time_walks / time_push / time_total: seconds.
@@ -127,7 +135,6 @@ class GBPStats:
     dense_push_levels: int = 0
     sparse_push_levels: int = 0
     walk_steps: int = 0
-    walk_nnz: int = 0
     correction_updates: int = 0
     visited_nodes: int = 0
     chunks: int = 0
@@ -200,6 +207,86 @@ def _add_rows(acc: Tensor, rows: Optional[Tensor], block: Tensor, uniq: Optional
         acc.index_add_(0, dest[keep], block[keep], alpha=alpha)
 
 
+#: cap on the ``hits x columns`` temporary of one gather of :class:`_WalkCorrection`.
+_GATHER_ELEMENTS = 1 << 22
+
+
+class _WalkCorrection:
+    r"""The walk term :math:`\sum_{j\ge1} S^{(j)} G_j = \sum_t \sum_{j \le L-t} w_{t+j} S^{(j)} R^{(t)}`, row-sparse.
+
+    Built once from the walks' positions (shared by all column chunks). Per
+    chunk, :meth:`add_level` takes level :math:`t`'s leftover residue
+    :math:`R^{(t)}` right after its push and adds, for every target
+    :math:`s`, :math:`\frac{1}{n_r}\sum_{\text{walks}} \sum_{j \le L-t}
+    w_{t+j} R^{(t)}(u_j)` over its walks' positions :math:`u_j`, reading only
+    the rows the walks visit:
+
+    * a dense residue: one ``embedding_bag`` per level (every target's visits
+      of steps :math:`\le L-t` are a bag, :math:`w_{t+j}/n_r` the
+      per-visit weights); cost one ``c``-row per visit, no ``N x c`` temporary;
+    * a row-sparse residue (rows ``rows``): the visits are looked up in a
+      node -> row table (integers only) and only the visits that land on
+      ``rows`` are gathered.
+
+    A level that the push emptied (dense levels with ``push_all_dense``) costs
+    nothing. The result equals the folded walk-matrix form
+    :math:`\sum_j S^{(j)} G_j` (tests compare them) and is unbiased.
+    """
+
+    def __init__(self, positions: Tensor, num_nodes: int, num_targets: int, walks_per_node: int,
+                 weights: Sequence[float], dtype: torch.dtype):
+        L = positions.size(0)
+        device = positions.device
+        self.L, self.n_r, self.weights = L, walks_per_node, list(weights)
+        # bags[i]: the node of every visit of target i's walks, step-major (steps 1..L, n_r walks each),
+        # so the visits of steps <= k are the first k * n_r columns.
+        self.bags = positions.view(L, num_targets, walks_per_node).transpose(0, 1).reshape(num_targets, -1)
+        step_of_visit = torch.arange(L, device=device).repeat_interleave(walks_per_node)
+        self.step_of_visit = step_of_visit
+        self.w = torch.tensor(self.weights, dtype=dtype, device=device) / walks_per_node
+        self.rslot = torch.full((num_nodes,), -1, dtype=torch.long, device=device)
+        self.num_targets = num_targets
+        self.num_visits = positions.numel()
+        self.out: Optional[Tensor] = None
+        self.updates = 0
+
+    def begin(self) -> None:
+        self.out = None
+
+    def add_level(self, level: int, rows: Optional[Tensor], block: Tensor, pushed: Optional[Tensor]) -> None:
+        """Add level ``level``'s leftover residue: ``block`` (rows ``rows``, ``None``: all) without its ``pushed`` entries."""
+        if pushed is None or block.size(0) == 0:  # everything was pushed / nothing is left
+            return
+        c = block.size(1)
+        k = (self.L - level) * self.n_r  # visits of steps 1..L-level per target
+        left = torch.where(pushed, 0.0, block)
+        # weight of a visit at step j (1-based) for this level: w_{level + j} / n_r
+        weight = self.w[level + 1 + self.step_of_visit[:k]]
+        if self.out is None:
+            self.out = torch.zeros(self.num_targets, c, dtype=block.dtype, device=block.device)
+        bags = self.bags[:, :k]
+        if rows is None:
+            self.out += F.embedding_bag(bags.contiguous(), left, mode="sum",
+                                        per_sample_weights=weight.expand(self.num_targets, -1).contiguous())
+            self.updates += self.num_targets * k * c
+            return
+        self.rslot[rows] = torch.arange(rows.numel(), device=rows.device)
+        src = self.rslot.index_select(0, bags.reshape(-1))
+        self.rslot[rows] = -1
+        hits = (src >= 0).nonzero().flatten()
+        step = max(1, _GATHER_ELEMENTS // max(c, 1))
+        for a in range(0, hits.numel(), step):
+            h = hits[a:a + step]
+            vals = left.index_select(0, src.index_select(0, h)).mul_(weight.index_select(0, h % k).unsqueeze(1))
+            self.out.index_add_(0, torch.div(h, k, rounding_mode="floor"), vals)
+        self.updates += hits.numel() * c
+
+    def result(self) -> Optional[Tensor]:
+        """``[num_targets, c]``: the walk term of every target (``None`` if no residue was left)."""
+        out, self.out = self.out, None
+        return out
+
+
 def gbp_precompute(
     x: Tensor,
     graph: Any,
@@ -215,6 +302,7 @@ def gbp_precompute(
     device: Optional[Union[str, torch.device]] = None,
     memory_budget: Optional[int] = None,
     dense_fraction: float = 0.1,
+    push_all_dense: bool = True,
     progress: Optional[bool] = None,
     return_stats: bool = False,
 ) -> Union[Tensor, Tuple[Tensor, GBPStats]]:
@@ -248,6 +336,9 @@ def gbp_precompute(
             of all edges) above which the level is pushed by one CSR SpMM
             instead of a row scatter over the frontier's edges; below it the
             residues stay row-sparse (see :func:`~scalegnn.nn.forward_push.push_frontier`).
+        push_all_dense: a level pushed by SpMM pushes all its entries, not
+            only those above the threshold (same cost, nothing left behind;
+            default). ``False`` follows the paper's rule on every level.
         progress: show a progress bar (default: for large inputs).
         return_stats: also return :class:`GBPStats`.
 
@@ -280,35 +371,30 @@ def gbp_precompute(
     scale_out = deg.pow(r).to(dtype)
     scale_out_t = scale_out if targets is None else scale_out[targets]
     wl = [float(v) for v in w]
-    # mix[j-1, t] = w_{t+j} for t + j <= L: G_j = sum_t mix[j-1, t] R^(t).
-    mix = torch.zeros(max(L, 1), max(L, 1), dtype=dtype, device=device)
-    for j in range(1, L + 1):
-        for t in range(0, L - j + 1):
-            mix[j - 1, t] = wl[t + j]
-
     use_walks = walks_per_node > 0 and L >= 1 and num_targets > 0
-    M = visited = None
+    corr: Optional[_WalkCorrection] = None
     if use_walks:
         t0 = time.perf_counter()
         gen = torch.Generator(device=device)
         gen.manual_seed(int(seed))
         starts = torch.arange(n, device=device) if targets is None else targets
         positions = sample_walks(T, starts, walks_per_node, L, gen)
-        M, visited = walk_matrix(positions, num_targets, walks_per_node, dtype)
+        corr = _WalkCorrection(positions, n, num_targets, walks_per_node, wl, dtype)
+        seen = torch.zeros(n, dtype=torch.bool, device=device)
+        seen.index_fill_(0, positions.flatten(), True)
         del positions
         stats.walk_steps = num_targets * walks_per_node * L
-        stats.walk_nnz = int(M.values().numel())
-        stats.visited_nodes = int(visited.numel())
+        stats.visited_nodes = int(seen.sum())
+        del seen
         stats.time_walks = time.perf_counter() - t0
-    # A chunk keeps R, R_next, the mask and a temporary (~4 N x c), the target
-    # accumulator and the residue and G stacks (2 L |U| x c).
-    buffers = 4 + num_targets / n + (2 * L * stats.visited_nodes / n if use_walks else 0)
+    # A chunk keeps R, R_next, the mask and a temporary (~4 N x c) and the target rows (twice with walks).
+    buffers = 4 + (2 if use_walks else 1) * num_targets / n
     chunks = column_chunks(num_cols, n, x.element_size(), buffers, chunk_size, memory_budget, device)
     stats.chunks = len(chunks)
     counter = PushCounter()
     out = torch.empty(num_targets, num_cols, dtype=dtype, device=x.device)
-    # Row-sparse residues are added to the target rows through lookup tables
-    # (node -> accumulator row / visited slot, -1 if none): no N x c pass.
+    # Row-sparse residues are added to the target rows through a lookup table
+    # (node -> accumulator row, -1 if none): no N x c pass.
     if targets is None:
         uniq = inv = tslot = None
         num_acc = n
@@ -317,9 +403,6 @@ def gbp_precompute(
         tslot = torch.full((n,), -1, dtype=torch.long, device=device)
         tslot[uniq] = torch.arange(uniq.numel(), device=device)
         num_acc = uniq.numel()
-    if use_walks:
-        vslot = torch.full((n,), -1, dtype=torch.long, device=device)
-        vslot[visited] = torch.arange(visited.numel(), device=device)
     work = float(T.num_entries) * num_cols * L
     t_push = time.perf_counter()
     with progress_bar(len(chunks) * max(L, 1), "gbp_precompute", progress, work) as bar:
@@ -329,34 +412,29 @@ def gbp_precompute(
             c = block.size(1)
             threshold = rmax * block.abs().sum(0)
             acc = torch.zeros(num_acc, c, dtype=dtype, device=device)
-            # Leftover residues of levels 0..L-1 on the visited nodes only.
-            Rstack = torch.zeros(L, stats.visited_nodes, c, dtype=dtype, device=device) if use_walks else None
+            if use_walks:
+                corr.begin()
             for ell in range(L + 1):
                 _add_rows(acc, rows, block, uniq, tslot, wl[ell])
                 if ell == L:
                     break
-                rows_next, block_next, pushed = push_frontier(T, rows, block, threshold, counter, dense_fraction)
-                if use_walks:
-                    if rows is None:
-                        Rstack[ell] = torch.where(pushed[visited], 0.0, block[visited])
-                    else:
-                        dest = vslot[rows]
-                        keep = (dest >= 0).nonzero().flatten()
-                        Rstack[ell, dest[keep]] = torch.where(pushed[keep], 0.0, block[keep])
+                rows_next, block_next, pushed = push_frontier(T, rows, block, threshold, counter, dense_fraction,
+                                                              push_all_dense)
+                if use_walks:  # level ell's leftover residue, used by the walks' steps j <= L - ell
+                    corr.add_level(ell, rows, block, pushed)
                 del pushed
                 rows, block = rows_next, block_next
                 bar.update(1)
             del block
             res = acc if inv is None else acc[inv]
             if use_walks:
-                # G_j = sum_t w_{t+j} R^(t) for all j at once (one small GEMM), then M @ G.
-                G = (mix @ Rstack.view(L, -1)).view(L * stats.visited_nodes, c)
-                del Rstack
-                res = res + torch.sparse.mm(M, G)  # rows of M follow `nodes` (repeats walk separately)
-                del G
-                stats.correction_updates += stats.walk_nnz * c
+                term = corr.result()
+                if term is not None:
+                    res = res + term
             out[:, cols] = (res * scale_out_t.unsqueeze(1)).to(x.device)
     stats.time_push = time.perf_counter() - t_push
+    if use_walks:
+        stats.correction_updates = corr.updates
     stats.pushed_entries = counter.pushed_entries
     stats.push_edge_updates = counter.edge_updates
     stats.dense_push_levels = counter.dense_levels

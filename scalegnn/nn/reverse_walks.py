@@ -6,19 +6,19 @@ probability :math:`W_{u_{j-1} u_j}`, so
 :math:`S^{(j)}(s, u) = \#\{i : u_{i,j} = u\} / n_r` over :math:`n_r` walks are
 unbiased estimates of the rows :math:`(W^j)_{s,:}`. :func:`sample_walks`
 advances all :math:`|V_t| \cdot n_r` walks one step at a time in one vectorized
-draw per step; :func:`walk_matrix` folds the visits of all steps into a single
-sparse matrix, so that the walk correction of every level is one SpMM.
+draw per step; GBP's correction then reads the leftover residues at the
+visited rows only (see :func:`scalegnn.nn.gbp.gbp_precompute`).
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Optional
 
 import torch
 from torch import Tensor
 
 from scalegnn.nn.forward_push import TransitionMatrix
 
-__all__ = ["sample_walks", "walk_matrix"]
+__all__ = ["sample_walks"]
 
 
 def _step(T: TransitionMatrix, cur: Tensor, generator: Optional[torch.Generator]) -> Tensor:
@@ -27,11 +27,12 @@ def _step(T: TransitionMatrix, cur: Tensor, generator: Optional[torch.Generator]
     Rows of ``T.walk_next`` repeat each edge by its multiplicity, so a uniform
     pick within the row is the weighted step.
     """
-    lo = T.walk_ptr[cur]
-    count = T.walk_ptr[cur + 1] - lo
+    # index_select rather than advanced indexing: several times faster on CPU for 1-D gathers.
+    lo = T.walk_ptr.index_select(0, cur)
+    count = T.walk_ptr.index_select(0, cur + 1).sub_(lo)
     rand = torch.rand(cur.numel(), dtype=torch.float64, device=cur.device, generator=generator)
-    pick = lo + torch.minimum((rand * count).long(), count - 1)
-    return T.walk_next[pick]
+    pick = torch.minimum(rand.mul_(count).long(), count - 1).add_(lo)
+    return T.walk_next.index_select(0, pick)
 
 
 def sample_walks(
@@ -54,35 +55,3 @@ def sample_walks(
         cur = _step(T, cur, generator)
         out[j] = cur
     return out
-
-
-def walk_matrix(positions: Tensor, num_starts: int, walks_per_node: int, dtype: torch.dtype) -> Tuple[Tensor, Tensor]:
-    r"""Fold walk visits into one sparse matrix.
-
-    Args:
-        positions: ``[L, num_starts * walks_per_node]`` from :func:`sample_walks`.
-
-    Returns:
-        ``(M, visited)``: ``visited`` the sorted distinct nodes :math:`U` the
-        walks reach, and ``M`` a ``[num_starts, L * |U|]`` CSR matrix with
-        :math:`M[i, (j-1)|U| + a] = S^{(j)}(s_i, U_a)`, the fraction of the
-        walks from :math:`s_i` that are at :math:`U_a` after step :math:`j`.
-        For a stack :math:`G = [G_1; \dots; G_L]` of ``[|U|, c]`` blocks,
-        ``M @ G`` is :math:`\sum_j S^{(j)} G_j`.
-    """
-    length, m = positions.shape
-    device = positions.device
-    # Distinct visited nodes and their compact ids, by a lookup table (no sort).
-    seen = torch.zeros(int(positions.max()) + 1, dtype=torch.bool, device=device)
-    seen[positions.flatten()] = True
-    visited = seen.nonzero().flatten()
-    lookup = torch.empty(seen.numel(), dtype=torch.long, device=device)
-    lookup[visited] = torch.arange(visited.numel(), device=device)
-    inverse = lookup[positions]
-    u = visited.numel()
-    step = torch.arange(length, device=device).unsqueeze(1)
-    cols = (step * u + inverse).flatten()
-    rows = torch.arange(num_starts, device=device).repeat_interleave(walks_per_node).repeat(length)
-    vals = torch.full((cols.numel(),), 1.0 / walks_per_node, dtype=dtype, device=device)
-    M = torch.sparse_coo_tensor(torch.stack([rows, cols]), vals, (num_starts, length * u), check_invariants=False)
-    return M.coalesce().to_sparse_csr(), visited
