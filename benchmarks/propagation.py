@@ -48,6 +48,29 @@ SIZES = {
     "products": (2_449_029, 61_859_140, 100, 47),
 }
 
+GBP_DEFAULT = ["1e-5:0", "1e-6:0", "1e-7:0", "1e-5:10", "1e-6:10"]
+ACCURACY_DEFAULT = ["1e-5:0", "1e-6:0", "1e-7:0", "1e-3:10", "1e-3:20", "1e-3:40", "1e-3:60", "1e-5:10", "1e-5:20",
+                    "3e-6:10", "1e-3:40:iid", "1e-3:80:iid", "1e-5:20:iid", "1e-5:10:paper+iid", "1e-5:40:paper+iid"]
+
+
+def parse_config(config: str) -> Tuple[float, int, frozenset]:
+    """``RMAX:WALKS[:FLAGS]`` with FLAGS ``paper`` and/or ``iid`` joined by ``+``."""
+    parts = config.split(":")
+    flags = frozenset(parts[2].split("+")) if len(parts) > 2 and parts[2] else frozenset()
+    if len(parts) not in (2, 3) or not flags <= {"paper", "iid"}:
+        raise SystemExit(f"--gbp {config!r}: expected RMAX:WALKS[:paper|iid|paper+iid]")
+    return float(parts[0]), int(parts[1]), flags
+
+
+def options(flags) -> Dict[str, bool]:
+    """gbp_precompute options of a configuration: 'paper' pushes SpMM levels by threshold, 'iid' draws walks independently."""
+    return dict(push_all_dense="paper" not in flags, stratify_walks="iid" not in flags)
+
+
+def describe(flags, walks: int) -> str:
+    words = (["paper push rule"] if "paper" in flags else []) + (["independent walks"] if "iid" in flags and walks else [])
+    return "".join(f", {w}" for w in words)
+
 
 class PeakMemory:
     """Extra memory during a block: sampled RSS on CPU, the allocator's peak on CUDA."""
@@ -178,15 +201,15 @@ def run(args) -> str:
     T = transition_matrix(ei, n, device=device)
     t_T, _, _ = measure(lambda: transition_matrix(ei, n, device=device), device, 1)
     for config in args.gbp:
-        rmax, walks = float(config.split(":")[0]), int(config.split(":")[1])
+        rmax, walks, flags = parse_config(config)
         for label, nodes in (("all", None), (f"{args.subset:.0%}", subset)):
             fn = lambda: gbp_precompute(x, T, w, r=args.r, rmax=rmax, walks_per_node=walks, nodes=nodes,
-                                        seed=args.seed, progress=False, return_stats=True)
+                                        seed=args.seed, progress=False, return_stats=True, **options(flags))
             t, mem, (est, st) = measure(fn, device, args.repeat)
             ref = exact if nodes is None else exact[nodes]
             rel = ((est - ref).norm() / ref.norm()).item()
             rows.append(dict(
-                method=f"gbp_precompute rmax={rmax:g}, n_r={walks}", nodes=label, time=f"{t:.3f}",
+                method=f"gbp_precompute rmax={rmax:g}, n_r={walks}" + describe(flags, walks), nodes=label, time=f"{t:.3f}",
                 mem=mib(mem), vs_pyg=f"{t / t_ex:.2f}x of full prop.", err=f"{rel:.1e}",
                 note=(f"push {st.push_edge_updates / 1e6:.0f}M edge-updates ({st.dense_push_levels} dense/"
                       f"{st.sparse_push_levels} sparse levels), {st.walk_steps / 1e6:.1f}M walk steps, "
@@ -207,6 +230,159 @@ def run(args) -> str:
     return head + table
 
 
+# --- accuracy at equal classifier: exact full propagation vs GBP on a subset ---------------------------
+
+
+def load_average() -> str:
+    try:
+        return " ".join(open("/proc/loadavg").read().split()[:3])
+    except OSError:  # pragma: no cover - non-Linux
+        return "n/a"
+
+
+def classifier_accuracy(feats: torch.Tensor, y: torch.Tensor, split: Dict[str, torch.Tensor], seed: int,
+                        args) -> float:
+    """Test accuracy (at the best validation epoch) of the same small classifier on ``feats``.
+
+    Features are standardized with the training rows' mean and std; the classifier is multinomial logistic
+    regression (``--classifier linear``) or a 2-layer MLP (hidden 256, dropout 0.5), Adam, full batch, trained by
+    :class:`scalegnn.train.Trainer`.
+    """
+    from torch_geometric.data import Data
+
+    from scalegnn.train import NodeClassificationTask, Trainer, seed_everything
+
+    tr = split["train"]
+    feats = (feats - feats[tr].mean(0)) / (feats[tr].std(0) + 1e-8)
+    seed_everything(seed)
+    num_classes = int(y.max()) + 1
+    if args.classifier == "linear":
+        model = torch.nn.Linear(feats.size(1), num_classes)
+    else:
+        model = torch.nn.Sequential(torch.nn.Linear(feats.size(1), 256), torch.nn.ReLU(), torch.nn.Dropout(0.5),
+                                    torch.nn.Linear(256, num_classes))
+    task = NodeClassificationTask(Data(x=feats, y=y), split, forward=lambda m, d: m(d.x))
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    result = Trainer(model, opt, task, epochs=args.epochs, progress=False).fit()
+    return float(result.best["test_acc"])
+
+
+def accuracy_graph(args):
+    """(x, edge_index, y, subset, split into subset rows, description) for ``--dataset``."""
+    if args.dataset == "synthetic":
+        n, m, f, c = SIZES[args.size]
+        graph = synthetic_graph(n, 2 * m, f, c, kind="powerlaw", seed=args.seed)
+        gen = torch.Generator().manual_seed(args.seed)
+        subset = torch.randperm(n, generator=gen)[: int(args.subset * n)].sort().values
+        k = subset.numel()
+        perm = torch.randperm(k, generator=torch.Generator().manual_seed(args.seed + 1))
+        cut = [int(0.6 * k), int(0.8 * k)]
+        split = {"train": perm[:cut[0]], "valid": perm[cut[0]:cut[1]], "test": perm[cut[1]:]}
+        desc = (f"synthetic power-law graph of ogbn-{args.size} size "
+                f"(`synthetic_graph({n}, {2 * m}, {f}, {c}, kind='powerlaw', seed={args.seed})`: "
+                f"{c} planted communities = labels, class-mean Gaussian features); subset = {args.subset:.0%} random "
+                f"nodes ({k:,}), split 60/20/20 inside it")
+        return graph.x, graph.edge_index, graph.y, subset, split, desc
+    from scalegnn.data import load_dataset
+
+    ds = load_dataset(args.dataset, args.root)
+    parts = [ds.split[key].view(-1) for key in ("train", "valid", "test")]
+    subset = torch.cat(parts)
+    bounds = torch.tensor([0] + [p.numel() for p in parts]).cumsum(0).tolist()
+    split = {key: torch.arange(bounds[i], bounds[i + 1]) for i, key in enumerate(("train", "valid", "test"))}
+    x = ds.data.x.float()
+    x = x / x.sum(1, keepdim=True).clamp_min(1e-12)  # row-normalized, as SGC/GBP on Planetoid
+    desc = (f"{ds.name} (public split; subset = train+val+test, {subset.numel():,} of {ds.data.num_nodes:,} nodes; "
+            f"row-normalized features)")
+    return x, ds.data.edge_index, ds.data.y.view(-1), subset, split, desc
+
+
+def accuracy_run(args) -> str:
+    """Time and accuracy of exact full propagation vs GBP on a node subset, one process, interleaved runs."""
+    torch.set_num_threads(args.threads or torch.get_num_threads())
+    x, ei, y, subset, split, desc = accuracy_graph(args)
+    n = x.size(0)
+    w = ppr_weights(args.alpha, args.L)
+    T = transition_matrix(ei, n)
+    ys = y[subset]
+    configs = []
+    for config in args.gbp:
+        rmax, walks, flags = parse_config(config)
+        configs.append((rmax, walks, flags))
+    load_before = load_average()
+    print(f"{desc}\nload average before: {load_before}", flush=True)
+
+    def exact_fn(seed):
+        return gbp_exact(x, ei, w, r=args.r, progress=False)[subset]
+
+    def gbp_fn(rmax, walks, flags):
+        return lambda seed: gbp_precompute(x, T, w, r=args.r, rmax=rmax, walks_per_node=walks, nodes=subset,
+                                           seed=seed, progress=False, **options(flags))
+
+    methods = [("exact", exact_fn)] + [((rm, nr, fl), gbp_fn(rm, nr, fl)) for rm, nr, fl in configs]
+    times = {name: [] for name, _ in methods}
+    feats = {name: [] for name, _ in methods}
+    for _, fn in methods:  # warm-up
+        fn(0)
+    # Interleaved: every repetition runs every method once, so load changes hit all of them alike.
+    for seed in range(args.seeds):
+        for name, fn in methods:
+            t0 = time.perf_counter()
+            out = fn(seed)
+            times[name].append(time.perf_counter() - t0)
+            feats[name].append(out)
+    load_after = load_average()
+    t_exact = statistics.median(times["exact"])
+    exact = feats["exact"][0]
+    raw = [classifier_accuracy(x[subset], ys, split, s, args) for s in range(args.seeds)]
+    rows = []
+
+    def summary(values):
+        v = torch.tensor(values) * 100
+        return float(v.mean()), float(v.std()) if v.numel() > 1 else 0.0
+
+    for name, _ in methods:
+        # Walks are random: seed s trains on the features of walk seed s (the std includes both).
+        accs = [classifier_accuracy(feats[name][s], ys, split, s, args) for s in range(args.seeds)]
+        mean, std = summary(accs)
+        rel = float(torch.stack([(f - exact).norm() / exact.norm() for f in feats[name]]).mean())
+        t = statistics.median(times[name])
+        rows.append(dict(name=name, time=t, ratio=t / t_exact, mean=mean, std=std, rel=rel))
+        print(f"{name}: {t:.3f}s ({t / t_exact:.2f}x of exact), test {mean:.2f} +- {std:.2f}, rel.err {rel:.1e}",
+              flush=True)
+    raw_mean, raw_std = summary(raw)
+    ex = rows[0]
+    tol = args.tolerance
+    equal = [r for r in rows[1:] if r["mean"] >= ex["mean"] - tol]
+    best = min(equal, key=lambda r: r["time"]) if equal else None
+    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    text = (f"### Accuracy at equal classifier: {desc}\n\n"
+            f"Machine: {machine}; load average {load_before} before, {load_after} after. PPR alpha={args.alpha}, "
+            f"L={args.L}, r={args.r}. Classifier: {args.classifier}, Adam lr {args.lr}, wd {args.weight_decay}, "
+            f"{args.epochs} epochs, test accuracy at the best validation epoch; {args.seeds} seeds (seed s: "
+            f"classifier seed s and walk seed s). Times: median of {args.seeds} interleaved runs after a warm-up; "
+            f"exact = `gbp_exact` on all nodes (full propagation), GBP = `gbp_precompute(nodes=subset)`.\n\n"
+            "| features | time (s) | vs exact | test acc. (%) | rel. feature error |\n|---|---|---|---|---|\n"
+            f"| raw X (no propagation) | - | - | {raw_mean:.2f} +- {raw_std:.2f} | - |\n")
+    for r in rows:
+        if r["name"] == "exact":
+            label = f"exact full propagation (PPR, L={args.L})"
+        else:
+            rmax, walks, flags = r["name"]
+            label = f"GBP rmax={rmax:g}, n_r={walks}" + describe(flags, walks)
+        mark = " **(cheapest at equal accuracy)**" if best is r else ""
+        text += (f"| {label}{mark} | {r['time']:.3f} | {r['ratio']:.2f}x | {r['mean']:.2f} +- {r['std']:.2f} | "
+                 f"{r['rel']:.1e} |\n")
+    if best is None:
+        text += f"\nNo GBP setting reached the exact features' accuracy minus {tol} points.\n"
+    else:
+        rmax, walks, flags = best["name"]
+        text += (f"\nCheapest GBP setting within {tol} points of exact ({ex['mean']:.2f}): rmax={rmax:g}, n_r={walks}"
+                 f"{describe(flags, walks)}: {best['mean']:.2f} % at {best['ratio']:.2f}x "
+                 "the time of exact full propagation.\n")
+    return text
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--size", choices=list(SIZES), default="arxiv")
@@ -215,17 +391,36 @@ def main(argv=None):
     p.add_argument("--L", type=int, default=10, help="GBP levels")
     p.add_argument("--alpha", type=float, default=0.1, help="PPR teleport of the GBP weights")
     p.add_argument("--r", type=float, default=0.5)
-    p.add_argument("--gbp", nargs="+", default=["1e-5:0", "1e-6:0", "1e-7:0", "1e-5:10", "1e-6:10"],
-                   help="GBP configurations RMAX:WALKS_PER_NODE")
+    p.add_argument("--gbp", nargs="+", default=GBP_DEFAULT,
+                   help="GBP configurations RMAX:WALKS_PER_NODE[:FLAGS], FLAGS 'paper' (threshold rule on SpMM levels "
+                        "too, push_all_dense=False) and/or 'iid' (independent walks, stratify_walks=False) joined by '+'")
     p.add_argument("--subset", type=float, default=0.1, help="fraction of nodes for the subset run")
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None, help="append the markdown table to this file")
+    acc = p.add_argument_group("accuracy mode (--accuracy): classifier accuracy of exact vs subset GBP features")
+    acc.add_argument("--accuracy", action="store_true",
+                     help="train the same classifier on exact and on GBP subset features; report time and accuracy")
+    acc.add_argument("--dataset", default="synthetic",
+                     help="'synthetic' (--size) or a load_dataset name such as Cora (public split = the subset)")
+    acc.add_argument("--root", default=None, help="dataset root for --dataset (default SCALEGNN_DATA)")
+    acc.add_argument("--seeds", type=int, default=3, help="classifier and walk seeds (and timed repetitions)")
+    acc.add_argument("--classifier", choices=["linear", "mlp"], default="linear")
+    acc.add_argument("--epochs", type=int, default=200)
+    acc.add_argument("--lr", type=float, default=0.01)
+    acc.add_argument("--weight-decay", type=float, default=1e-4)
+    acc.add_argument("--tolerance", type=float, default=0.5,
+                     help="accuracy points below exact that still count as equal accuracy")
     args = p.parse_args(argv)
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         p.error("--device cuda but torch.cuda.is_available() is False")
-    text = run(args)
+    if args.accuracy:
+        if args.gbp == GBP_DEFAULT:
+            args.gbp = ACCURACY_DEFAULT
+        text = accuracy_run(args)
+    else:
+        text = run(args)
     print("\n" + text)
     if args.out:
         with open(args.out, "a") as fh:

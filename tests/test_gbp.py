@@ -100,8 +100,8 @@ def test_error_shrinks_with_rmax():
     assert errs == sorted(errs, reverse=True) and errs[-1] < 1e-3 * errs[0]
 
 
-@pytest.mark.parametrize("push_all_dense", [True, False])
-def test_walk_estimator_is_unbiased_and_obeys_hoeffding(push_all_dense):
+@pytest.mark.parametrize("push_all_dense, stratify", [(True, True), (False, False), (False, True)])
+def test_walk_estimator_is_unbiased_and_obeys_hoeffding(push_all_dense, stratify):
     # Duplicate edges make A~ weighted, so the weighted walk step is exercised too.
     ei = random_graph(40, 150, seed=3)
     x = torch.randn(40, 3, dtype=torch.float64)
@@ -110,7 +110,7 @@ def test_walk_estimator_is_unbiased_and_obeys_hoeffding(push_all_dense):
     push_only = gbp_precompute(x, ei, w, r=r, rmax=rmax, push_all_dense=push_all_dense)
     T = transition_matrix(ei, 40, dtype=torch.float64)  # built once for all runs
     runs = torch.stack([gbp_precompute(x, T, w, r=r, rmax=rmax, walks_per_node=n_r, seed=s,
-                                       push_all_dense=push_all_dense) for s in range(300)])
+                                       push_all_dense=push_all_dense, stratify_walks=stratify) for s in range(300)])
     bias_push = (push_only - exact).abs().max()
     mean_err = (runs.mean(0) - exact).abs()
     std_of_mean = runs.std(0) / math.sqrt(runs.size(0))
@@ -123,7 +123,8 @@ def test_walk_estimator_is_unbiased_and_obeys_hoeffding(push_all_dense):
     assert bool(((runs - exact).abs() <= bound).all())
 
 
-def reference_estimate(x, edge_index, w, r, rmax, walks_per_node, nodes, seed, dense_fraction, push_all_dense):
+def reference_estimate(x, edge_index, w, r, rmax, walks_per_node, nodes, seed, dense_fraction, push_all_dense,
+                       stratify_walks):
     """GBP's estimate with dense matrices and a per-walk loop, on the walks gbp_precompute draws for `seed`.
 
     The push follows push_frontier's rule: a level whose frontier (rows with an entry above the threshold) has
@@ -149,7 +150,7 @@ def reference_estimate(x, edge_index, w, r, rmax, walks_per_node, nodes, seed, d
     out = reserve[nodes].clone()
     if walks_per_node:
         gen = torch.Generator().manual_seed(seed)
-        pos = sample_walks(T, nodes, walks_per_node, L, gen)  # [L, len(nodes) * n_r]
+        pos = sample_walks(T, nodes, walks_per_node, L, gen, stratify_walks)  # [L, len(nodes) * n_r]
         for i in range(nodes.numel()):
             for k in range(walks_per_node):
                 for j in range(1, L + 1):
@@ -172,7 +173,7 @@ def test_walk_correction_matches_per_walk_reference(monkeypatch, push_all_dense,
     nodes = torch.tensor([9, 4, 100, 4, 57, 0])
     for w in (ppr_weights(0.15, 6), heat_kernel_weights(1.5, 4)):
         kw = dict(r=0.4, rmax=2e-3, walks_per_node=3, seed=5, dense_fraction=dense_fraction,
-                  push_all_dense=push_all_dense)
+                  push_all_dense=push_all_dense, stratify_walks=push_all_dense)
         got, st = gbp_precompute(x, ei, w, nodes=nodes, return_stats=True, **kw)
         ref = reference_estimate(x, ei, w, nodes=nodes, **kw)
         torch.testing.assert_close(got, ref, rtol=0, atol=1e-12)
@@ -211,6 +212,28 @@ def test_walk_steps_follow_transition_probabilities():
     freq = torch.bincount(steps, minlength=4).double() / steps.numel()
     expected = torch.tensor([1, 1, 2, 1], dtype=torch.float64) / 5  # A~ row 0: self-loop, 1, 2 (x2), 3
     torch.testing.assert_close(freq, expected, atol=5e-3, rtol=0)
+
+
+def test_stratified_first_step_covers_the_neighbours():
+    ei = torch.tensor([[1, 2, 2, 3, 0, 0], [0, 0, 0, 0, 1, 2]])  # W row 0 = [1, 1, 2, 1] / 5 (self-loop, 1, 2 x2, 3)
+    T = build_transition(ei, 4, add_self_loops=True, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(20):  # n_r = 5 systematic draws hit every neighbour exactly 5 W_0u times
+        first = sample_walks(T, torch.tensor([0, 0]), 5, 3, gen, stratify_first_step=True)[0]
+        for half in first.view(2, 5):
+            assert torch.equal(torch.bincount(half, minlength=4), torch.tensor([1, 1, 2, 1]))
+    # n_r = 3: each neighbour floor/ceil of 3 W_0u times, and the walks' average is unbiased.
+    counts = torch.stack([torch.bincount(sample_walks(T, torch.tensor([0]), 3, 1, gen, True)[0], minlength=4)
+                          for _ in range(20000)]).double()
+    expected = 3 * torch.tensor([1, 1, 2, 1], dtype=torch.float64) / 5
+    assert bool(((counts - expected.floor() >= 0) & (counts - expected.ceil() <= 0)).all())
+    torch.testing.assert_close(counts.mean(0), expected, atol=2e-2, rtol=0)
+    # Later steps stay independent draws from W.
+    steps = sample_walks(T, torch.tensor([0]), 100_000, 2, gen, stratify_first_step=True)
+    assert torch.equal(torch.bincount(steps[0], minlength=4), torch.tensor([20000, 20000, 40000, 20000]))
+    pair = torch.bincount(steps[0] * 4 + steps[1], minlength=16).double().view(4, 4)
+    A = dense_A(ei, 4)
+    torch.testing.assert_close(pair / pair.sum(1, keepdim=True), A / A.sum(1, keepdim=True), atol=1e-2, rtol=0)
 
 
 def test_subset_rows_match_and_cost_less():

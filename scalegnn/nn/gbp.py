@@ -62,7 +62,9 @@ level, leaving no residue behind there: a departure from the paper's
 per-entry rule that only removes leftover residues (the identity above holds
 for any choice of pushed entries, so the estimate stays unbiased and the
 error bound below still holds). All walks advance together (one vectorized
-draw per step); the correction reads the leftover residues only at the rows
+draw per step; by default the first steps of a node's :math:`n_r` walks are
+drawn by systematic sampling over its in-neighbours, which keeps the average
+of the walks unbiased and removes the first step's variance); the correction reads the leftover residues only at the rows
 the walks visit, level by level, right after each push (no ``N x c``
 intermediate: an ``embedding_bag`` over every target's visits for a dense
 residue, a node -> row lookup and a gather of the hits for a row-sparse one).
@@ -77,7 +79,9 @@ correction dropped)
 which for column-normalized features and :math:`\sum_\ell w_\ell \le 1` is at
 most :math:`L\, r_{max}\, d(s)^r` -- the paper's form :math:`\varepsilon\,
 d(s)^r`. With :math:`n_r` walks, each walk's contribution to the correction
-is bounded by :math:`B = \theta\sum_\ell \ell|w_\ell|`, so by Hoeffding
+is bounded by :math:`B = \theta\sum_\ell \ell|w_\ell|`, so by Hoeffding (for
+independent walks, ``stratify_walks=False``; the stratified first step is not covered by
+it, and the tests check that it stays within the same bound)
 :math:`|P(s)-\hat P(s)| \le d(s)^r B \sqrt{2\ln(2/\delta)/n_r}` with
 probability :math:`1-\delta` (the paper's trade-off between :math:`r_{max}`
 and :math:`n_r`). As :math:`r_{max} \to 0` every residue is pushed and
@@ -198,7 +202,7 @@ def _add_rows(acc: Tensor, rows: Optional[Tensor], block: Tensor, uniq: Optional
               tslot: Optional[Tensor], alpha: float) -> None:
     """``acc += alpha * R[targets]`` for a residue ``R`` stored as ``(rows, block)`` (``rows=None``: dense)."""
     if rows is None:
-        acc.add_(block if uniq is None else block[uniq], alpha=alpha)
+        acc.add_(block if uniq is None else block.index_select(0, uniq), alpha=alpha)
     elif uniq is None:
         acc.index_add_(0, rows, block, alpha=alpha)
     else:
@@ -303,6 +307,7 @@ def gbp_precompute(
     memory_budget: Optional[int] = None,
     dense_fraction: float = 0.1,
     push_all_dense: bool = True,
+    stratify_walks: bool = True,
     progress: Optional[bool] = None,
     return_stats: bool = False,
 ) -> Union[Tensor, Tuple[Tensor, GBPStats]]:
@@ -339,6 +344,10 @@ def gbp_precompute(
         push_all_dense: a level pushed by SpMM pushes all its entries, not
             only those above the threshold (same cost, nothing left behind;
             default). ``False`` follows the paper's rule on every level.
+        stratify_walks: draw the first steps of a node's walks by systematic
+            sampling over its in-neighbours (unbiased, less variance; default)
+            rather than independently (``False``, the paper's walks; see
+            :func:`~scalegnn.nn.reverse_walks.sample_walks`).
         progress: show a progress bar (default: for large inputs).
         return_stats: also return :class:`GBPStats`.
 
@@ -378,7 +387,7 @@ def gbp_precompute(
         gen = torch.Generator(device=device)
         gen.manual_seed(int(seed))
         starts = torch.arange(n, device=device) if targets is None else targets
-        positions = sample_walks(T, starts, walks_per_node, L, gen)
+        positions = sample_walks(T, starts, walks_per_node, L, gen, stratify_first_step=stratify_walks)
         corr = _WalkCorrection(positions, n, num_targets, walks_per_node, wl, dtype)
         seen = torch.zeros(n, dtype=torch.bool, device=device)
         seen.index_fill_(0, positions.flatten(), True)
@@ -410,7 +419,7 @@ def gbp_precompute(
             block = x[:, cols].to(device) * scale_in.unsqueeze(1)
             rows = None  # residue of the current level: block holds rows `rows` (None: all N)
             c = block.size(1)
-            threshold = rmax * block.abs().sum(0)
+            threshold = rmax * torch.linalg.vector_norm(block, 1, dim=0)  # no |block| temporary
             acc = torch.zeros(num_acc, c, dtype=dtype, device=device)
             if use_walks:
                 corr.begin()
