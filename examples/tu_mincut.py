@@ -14,7 +14,11 @@ for Graph Pooling", ICML 2020, graph-classification protocol:
   cross-entropy; Adam (lr 5e-4, L2 1e-4), at most 500 epochs, early stopping
   with patience 50 on the validation loss (task + auxiliary losses), as in the
   authors' reference script. One difference: the reference trains with
-  batch size 1; the default here is 16 graphs per batch (``--batch-size``).
+  batch size 1; the default here is 16 graphs per batch (``--batch-size``);
+* node features as in the authors' data loader (``--features reference``):
+  one-hot node degree, z-scored local clustering coefficient, one-hot node
+  attributes (where the dataset has them) and one-hot node labels.
+  ``--features labels`` uses the one-hot node labels only.
 
 The first message passing runs on the sparse mini-batch and the first pooling
 is scalegnn's **sparse** ``MinCutPool`` (no ``N x N`` matrix, no
@@ -39,11 +43,12 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
 from torch_geometric.nn import DenseGraphConv, GraphConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
@@ -123,6 +128,46 @@ class LossMonitoredTask(GraphClassificationTask):
         return metrics
 
 
+def _one_hot_values(values: Tensor) -> Tensor:
+    """One column per distinct value seen in the whole dataset."""
+    uniq, inverse = torch.unique(values, return_inverse=True)
+    return F.one_hot(inverse.view(-1), uniq.numel()).float()
+
+
+def reference_node_features(graphs: Sequence[Data], num_label_columns: int = 0) -> List[Data]:
+    """The node features of the authors' graph-classification loader, as new ``Data`` objects.
+
+    Per node: one-hot degree (number of distinct neighbours), the local clustering
+    coefficient z-scored over the dataset, one-hot node attribute values (where the
+    dataset has attributes) and the one-hot node labels. ``graphs`` must have been
+    loaded with ``use_node_attr=True``: PyG puts the attribute columns first and the
+    ``num_label_columns`` one-hot label columns last.
+    """
+    import networkx as nx
+
+    degree, clustering = [], []
+    for g in graphs:
+        ei = g.edge_index[:, g.edge_index[0] != g.edge_index[1]]
+        nxg = nx.Graph()
+        nxg.add_nodes_from(range(g.num_nodes))
+        nxg.add_edges_from(ei.t().tolist())
+        degree.append(torch.tensor([nxg.degree(v) for v in range(g.num_nodes)]))
+        cc = nx.clustering(nxg)
+        clustering.append(torch.tensor([cc[v] for v in range(g.num_nodes)], dtype=torch.float))
+    sizes = [g.num_nodes for g in graphs]
+    x_all = torch.cat([g.x.float() for g in graphs])
+    num_attr = x_all.size(1) - num_label_columns
+    cc_all = torch.cat(clustering)
+    cc_all = (cc_all - cc_all.mean()) / cc_all.std().clamp_min(1e-12)
+    columns = [_one_hot_values(torch.cat(degree)), cc_all.view(-1, 1)]
+    for j in range(num_attr):
+        columns.append(_one_hot_values(x_all[:, j]))
+    if num_label_columns:
+        columns.append(x_all[:, num_attr:])
+    features = torch.cat(columns, 1).split(sizes)
+    return [Data(x=xf, edge_index=g.edge_index, y=g.y) for g, xf in zip(graphs, features)]
+
+
 def stratified_split(y: Tensor, seed: int, frac=(0.8, 0.1, 0.1)) -> Dict[str, Tensor]:
     """Per-class shuffled 80/10/10 split of graph ids (``seed`` selects the split)."""
     g = torch.Generator().manual_seed(seed)
@@ -152,12 +197,22 @@ def run(
     max_graphs: Optional[int] = None,
     out_dir: Optional[str] = None,
     verbose: bool = True,
+    features: str = "reference",
 ) -> Dict[str, Any]:
     """The protocol; returns ``{"dataset", "accs", "mean", "std", ...}`` (accuracies in %)."""
-    ds = load_dataset(dataset, root, download=False)
-    graphs = ds.graphs
+    if features not in ("reference", "labels"):
+        raise ValueError(f"features must be 'reference' or 'labels', got {features!r}")
+    if features == "reference":
+        ds = load_dataset(dataset, root, download=False, use_node_attr=True)
+        num_labels = load_dataset(dataset, root, download=False).num_features
+        graphs = reference_node_features([ds.graphs[i] for i in range(len(ds.graphs))], num_labels)
+    else:
+        ds = load_dataset(dataset, root, download=False)
+        graphs = [ds.graphs[i] for i in range(len(ds.graphs))]
+    num_features = graphs[0].x.size(1)
     if max_graphs is not None:
-        graphs = graphs[torch.randperm(len(graphs), generator=torch.Generator().manual_seed(seed))[:max_graphs]]
+        keep = torch.randperm(len(graphs), generator=torch.Generator().manual_seed(seed))[:max_graphs]
+        graphs = [graphs[i] for i in keep.tolist()]
     y = torch.cat([graphs[i].y.view(-1) for i in range(len(graphs))])
     avg_nodes = sum(graphs[i].num_nodes for i in range(len(graphs))) / len(graphs)
     accs, epochs_run = [], []
@@ -165,9 +220,9 @@ def run(
     for r in range(runs):
         seed_everything(seed + r)
         split = stratified_split(y, seed + r)
-        loaders = {k: DataLoader(graphs[v], batch_size=batch_size, shuffle=(k == "train"))
+        loaders = {k: DataLoader([graphs[i] for i in v.tolist()], batch_size=batch_size, shuffle=(k == "train"))
                    for k, v in split.items()}
-        model = MinCutNet(ds.num_features, ds.num_classes, avg_nodes, hidden)
+        model = MinCutNet(num_features, ds.num_classes, avg_nodes, hidden)
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
         task = LossMonitoredTask(loaders["train"], loaders["valid"], loaders["test"], metric="acc")
         trainer = Trainer(model, opt, task, epochs=epochs, patience=patience, monitor="val_loss", mode="min",
@@ -188,7 +243,8 @@ def run(
             "k2": max(2, math.ceil(0.25 * avg_nodes)), "num_graphs": len(graphs),
             "seconds": time.perf_counter() - start,
             "settings": {"epochs": epochs, "patience": patience, "batch_size": batch_size, "lr": lr,
-                         "weight_decay": weight_decay, "hidden": hidden}}
+                         "weight_decay": weight_decay, "hidden": hidden,
+                         "features": features, "num_features": num_features}}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -202,6 +258,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--hidden", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--features", choices=["reference", "labels"], default="reference",
+                   help="node features: the authors' (degree, clustering, attributes, labels) or labels only")
     p.add_argument("--root", default=None, help="data root (default $SCALEGNN_DATA)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out-dir", default=None, help="checkpoints and metrics per run")
@@ -214,7 +272,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     for name in args.dataset:
         try:
             res = run(name, args.runs, args.epochs, args.patience, args.batch_size, args.lr,
-                      args.weight_decay, args.hidden, args.seed, args.root,
+                      args.weight_decay, args.hidden, args.seed, args.root, features=args.features,
                       out_dir=(str(Path(args.out_dir) / name) if args.out_dir else None))
         except DatasetNotFoundError as exc:
             print(f"[{name}] skipped: {exc}", file=sys.stderr)

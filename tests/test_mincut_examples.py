@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 from sklearn.metrics import normalized_mutual_info_score
 from torch_geometric.data import Data
 from torch_geometric.loader import DataLoader
@@ -99,3 +100,26 @@ def test_tu_example_end_to_end_on_mutag(real_data_root, one_thread):
     tu = load_example("tu_mincut")
     res = tu.run("MUTAG", runs=1, epochs=3, patience=3, root=str(real_data_root), verbose=False)
     assert len(res["accs"]) == 1 and 0.0 <= res["accs"][0] <= 100.0
+
+
+def test_reference_node_features_match_hand_computed_values():
+    tu = load_example("tu_mincut")
+    # graph 0: triangle 0-1-2 with a pendant 3 on node 0; graph 1: path 0-1-2 (plus a self-loop, ignored)
+    e0 = torch.tensor([[0, 1], [1, 2], [0, 2], [0, 3]]).t()
+    e1 = torch.tensor([[0, 1], [1, 2], [2, 2]]).t()
+    sym = lambda e: torch.cat([e, e.flip(0)], 1)
+    attr0, attr1 = torch.tensor([5.0, 7.0, 5.0, 9.0]), torch.tensor([7.0, 7.0, 5.0])
+    lab0, lab1 = torch.tensor([0, 1, 1, 0]), torch.tensor([1, 0, 0])
+    graphs = [Data(x=torch.cat([attr0[:, None], F.one_hot(lab0, 2).float()], 1), edge_index=sym(e0), y=torch.tensor([0])),
+              Data(x=torch.cat([attr1[:, None], F.one_hot(lab1, 2).float()], 1), edge_index=sym(e1), y=torch.tensor([1]))]
+    out = tu.reference_node_features(graphs, num_label_columns=2)
+    x = torch.cat([g.x for g in out])
+    degree = torch.tensor([3, 2, 2, 1, 1, 2, 1])
+    cc = torch.tensor([1 / 3, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0])
+    cc = (cc - cc.mean()) / cc.std()
+    attr = torch.cat([attr0, attr1])
+    expected = torch.cat([F.one_hot(degree - 1, 3).float(), cc[:, None],
+                          F.one_hot(((attr - 5) / 2).long(), 3).float(),
+                          F.one_hot(torch.cat([lab0, lab1]), 2).float()], 1)
+    torch.testing.assert_close(x, expected, rtol=0, atol=1e-6)
+    assert [g.num_nodes for g in out] == [4, 3] and torch.equal(out[1].edge_index, graphs[1].edge_index)
