@@ -226,7 +226,7 @@ def test_module_sparse_dense_and_sparse_tensor_inputs_agree():
     # A torch.sparse adjacency is the same graph (one graph here).
     keep = batch == 0
     e0 = ei[:, keep[ei[0]]]
-    adj = torch.sparse_coo_tensor(e0, w[keep[ei[0]]], (6, 6))
+    adj = torch.sparse_coo_tensor(e0, w[keep[ei[0]]], (6, 6), check_invariants=True)
     assert_close_outputs(pool(x[keep], adj), pool(x[keep], e0, None, w[keep[ei[0]]]), atol=1e-12)
     a = pool.assign(x)
     assert a.shape == (15, 3)
