@@ -286,13 +286,10 @@ def accuracy_graph(args):
                 f"{c} planted communities = labels, class-mean Gaussian features); subset = {args.subset:.0%} random "
                 f"nodes ({k:,}), split 60/20/20 inside it")
         return graph.x, graph.edge_index, graph.y, subset, split, desc
-    from scalegnn.data import load_dataset
+    from scalegnn.data import load_dataset, split_rows
 
     ds = load_dataset(args.dataset, args.root)
-    parts = [ds.split[key].view(-1) for key in ("train", "valid", "test")]
-    subset = torch.cat(parts)
-    bounds = torch.tensor([0] + [p.numel() for p in parts]).cumsum(0).tolist()
-    split = {key: torch.arange(bounds[i], bounds[i + 1]) for i, key in enumerate(("train", "valid", "test"))}
+    subset, split = split_rows(ds.split)
     x = ds.data.x.float()
     x = x / x.sum(1, keepdim=True).clamp_min(1e-12)  # row-normalized, as SGC/GBP on Planetoid
     desc = (f"{ds.name} (public split; subset = train+val+test, {subset.numel():,} of {ds.data.num_nodes:,} nodes; "

@@ -1,29 +1,20 @@
 """Helpers of the decoupled-model examples (SGC, GBP): split rows, seed loops, summaries.
 
-Deliberately free of scalegnn: ``run_one(seed) -> dict`` does the work
-(typically one :class:`scalegnn.train.Trainer` fit); this file only picks
-the rows a decoupled model needs, loops over seeds and reports mean and
-standard deviation.
+``run_one(seed) -> dict`` does the work (typically one
+:class:`scalegnn.train.Trainer` fit); this file only picks the rows a
+decoupled model needs (:func:`scalegnn.data.split_rows`), loops over seeds
+and reports mean and standard deviation.
 """
 from __future__ import annotations
 
 import statistics
-from typing import Callable, Dict, Iterable, List, Mapping, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping
 
 import torch
 
+from scalegnn.data import split_rows
 
-def split_rows(split: Mapping[str, torch.Tensor]) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
-    """The node ids of train, valid and test concatenated, and the split re-indexed into those rows.
-
-    A decoupled model only ever looks at these rows of the propagated
-    features, so training and evaluation can run on ``features[nodes]``.
-    """
-    names = [k for k in ("train", "valid", "test") if k in split]
-    parts = [split[k].view(-1) for k in names]
-    nodes = torch.cat(parts)
-    bounds = torch.tensor([0] + [p.numel() for p in parts]).cumsum(0).tolist()
-    return nodes, {k: torch.arange(bounds[i], bounds[i + 1]) for i, k in enumerate(names)}
+__all__ = ["pct", "run_seeds", "split_data", "split_rows", "summarize"]
 
 
 def split_data(features: torch.Tensor, y: torch.Tensor, split: Mapping[str, torch.Tensor]):

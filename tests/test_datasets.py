@@ -390,3 +390,15 @@ def test_seal_mat_falls_back_to_edge_list(real_data_root, tmp_path):
     assert ds.info["source"].endswith("USAir.txt")
     by = {r["name"]: r for r in dataset_status(tmp_path)}
     assert by["USAir"]["present"] and not by["NS"]["present"]
+
+
+def test_split_rows_reindexes_into_the_concatenated_nodes():
+    from scalegnn.data import split_rows
+
+    split = {"test": torch.tensor([9, 1]), "train": torch.tensor([4, 7, 0]), "valid": torch.tensor([[3]])}
+    nodes, rows = split_rows(split)
+    assert torch.equal(nodes, torch.tensor([4, 7, 0, 3, 9, 1]))  # train, valid, test order
+    for key in split:
+        assert torch.equal(nodes[rows[key]], split[key].view(-1))
+    nodes, rows = split_rows({"train": torch.tensor([2])})
+    assert torch.equal(nodes, torch.tensor([2])) and list(rows) == ["train"]

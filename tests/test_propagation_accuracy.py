@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from scalegnn.data import load_dataset
+from scalegnn.data import load_dataset, split_rows
 from scalegnn.nn.gbp import GBP, gbp_precompute
 from scalegnn.nn.propagation_weights import ppr_weights
 from scalegnn.nn.sgc import SGC, sgc_precompute
@@ -19,14 +19,6 @@ from scalegnn.train import NodeClassificationTask, Trainer, seed_everything
 def row_normalize(x):
     s = x.sum(1, keepdim=True)
     return x / torch.where(s == 0, torch.ones_like(s), s)
-
-
-def split_rows(ds):
-    """Rows of train/valid/test only (all a decoupled model needs) and the split re-indexed into them."""
-    parts = [ds.split[k] for k in ("train", "valid", "test")]
-    bounds = torch.tensor([0] + [p.numel() for p in parts]).cumsum(0).tolist()
-    split = {k: torch.arange(bounds[i], bounds[i + 1]) for i, k in enumerate(("train", "valid", "test"))}
-    return torch.cat(parts), split
 
 
 def fit(model, rows, nodes, split, ds, *, lr, weight_decay, epochs, patience=None, seed=0, final=False):
@@ -39,7 +31,7 @@ def fit(model, rows, nodes, split, ds, *, lr, weight_decay, epochs, patience=Non
 
 
 def sgc_accuracy(ds, weight_decay, seeds=(0,)):
-    nodes, split = split_rows(ds)
+    nodes, split = split_rows(ds.split)
     rows = sgc_precompute(row_normalize(ds.data.x), ds.data.edge_index, 2)[nodes]
     accs = [fit(SGC(rows.size(1), ds.num_classes, K=0), rows, nodes, split, ds, lr=0.2,
                 weight_decay=weight_decay, epochs=100, seed=s, final=True) for s in seeds]
@@ -47,7 +39,7 @@ def sgc_accuracy(ds, weight_decay, seeds=(0,)):
 
 
 def gbp_accuracy(ds, alpha, r, rmax, weight_decay, layers=2, lr=0.01, patience=40, seeds=(0, 1)):
-    nodes, split = split_rows(ds)
+    nodes, split = split_rows(ds.split)
     rows = gbp_precompute(row_normalize(ds.data.x), ds.data.edge_index, ppr_weights(alpha, 20), r=r, rmax=rmax,
                           nodes=nodes)  # only the split nodes' rows are estimated
     accs = []

@@ -9,10 +9,12 @@ from scalegnn.data.datasets import (
     split_edges,
 )
 from scalegnn.data.loaded import LoadedDataset
+from scalegnn.data.splits import split_rows
 from scalegnn.data.synthetic import load_synthetic, synthetic_graph
 from scalegnn.data.validate import validate_edge_index, validate_features, validate_graph, validate_node_ids
 
 __all__ = [
+    "split_rows",
     "DatasetNotFoundError",
     "cache_dir",
     "dataset_root",

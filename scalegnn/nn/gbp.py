@@ -233,8 +233,8 @@ class _WalkCorrection:
       ``rows`` are gathered.
 
     A level that the push emptied (dense levels with ``push_all_dense``) costs
-    nothing. The result equals the folded walk-matrix form
-    :math:`\sum_j S^{(j)} G_j` (tests compare them) and is unbiased.
+    nothing. The result equals :math:`\sum_j S^{(j)} G_j` computed walk by walk
+    (the tests compare it with such a per-walk loop) and is unbiased.
     """
 
     def __init__(self, positions: Tensor, num_nodes: int, num_targets: int, walks_per_node: int,
@@ -245,12 +245,10 @@ class _WalkCorrection:
         # bags[i]: the node of every visit of target i's walks, step-major (steps 1..L, n_r walks each),
         # so the visits of steps <= k are the first k * n_r columns.
         self.bags = positions.view(L, num_targets, walks_per_node).transpose(0, 1).reshape(num_targets, -1)
-        step_of_visit = torch.arange(L, device=device).repeat_interleave(walks_per_node)
-        self.step_of_visit = step_of_visit
+        self.step_of_visit = torch.arange(L, device=device).repeat_interleave(walks_per_node)
         self.w = torch.tensor(self.weights, dtype=dtype, device=device) / walks_per_node
         self.rslot = torch.full((num_nodes,), -1, dtype=torch.long, device=device)
         self.num_targets = num_targets
-        self.num_visits = positions.numel()
         self.out: Optional[Tensor] = None
         self.updates = 0
 
