@@ -207,8 +207,7 @@ def run(
         raise ValueError(f"features must be 'reference' or 'labels', got {features!r}")
     if features == "reference":
         ds = load_dataset(dataset, root, download=False, use_node_attr=True)
-        num_labels = load_dataset(dataset, root, download=False).num_features
-        graphs = reference_node_features([ds.graphs[i] for i in range(len(ds.graphs))], num_labels)
+        graphs = reference_node_features([ds.graphs[i] for i in range(len(ds.graphs))], ds.graphs.num_node_labels)
     else:
         ds = load_dataset(dataset, root, download=False)
         graphs = [ds.graphs[i] for i in range(len(ds.graphs))]
