@@ -4,6 +4,7 @@ import pytest
 import scipy.sparse as sp
 
 from partitioning import column_net_hypergraph, communication_volume, partition_with_info
+from partitioning.mtkahypar_backend import mtkahypar_partition
 from partitioning.synthetic import powerlaw_sbm_graph
 
 
@@ -61,3 +62,38 @@ def test_bad_vcycles_rejected(bad):
     graph, _ = powerlaw_sbm_graph(200, 1000, seed=0)
     with pytest.raises(ValueError, match="vcycles"):
         partition_with_info(graph, 2, "hypergraph", threads=1, vcycles=bad)
+
+
+@pytest.mark.parametrize("k", [2, 4, 8])
+def test_refined_metis_never_sends_more_than_metis(k):
+    graph, _ = powerlaw_sbm_graph(3000, 30000, num_blocks=1, seed=10 + k)
+    metis = partition_with_info(graph, k, "metis", seed=0)
+    refined = partition_with_info(graph, k, "refined-metis", threads=1, seed=0)
+    metis_volume = communication_volume(graph, metis.parts, k).total
+    volume = communication_volume(graph, refined.parts, k).total
+    assert refined.info["initial_km1"] == metis_volume  # it really starts from METIS's partition
+    assert refined.info["km1"] == volume  # Mt-KaHyPar's objective is the volume we measure
+    assert refined.info["vcycles"] == 1  # at least one V-cycle even when none is asked for
+    assert volume < metis_volume  # on a power-law graph the refinement finds real gains
+    assert np.bincount(refined.parts, minlength=k).max() <= 1.03 * np.ceil(3000 / k)
+
+
+def test_refinement_of_an_infeasible_start_restores_balance():
+    graph, _ = powerlaw_sbm_graph(3000, 24000, seed=1)
+    start = np.zeros(3000, dtype=np.int64)
+    start[:600], start[600:1000], start[1000:1400] = 1, 2, 3  # block 0 holds 1600 > 1.03 * 750
+    parts, info = mtkahypar_partition(column_net_hypergraph(graph), 4, threads=1, initial_parts=start)
+    assert np.bincount(parts, minlength=4).max() <= 1.03 * 750
+    assert info["km1"] == communication_volume(graph, parts, 4).total
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros(10, dtype=np.int64), r"shape \(200,\)"),
+    (np.full(200, 2, dtype=np.int64), r"\[0, 2\)"),
+    (np.full(200, -1, dtype=np.int64), r"\[0, 2\)"),
+    (np.zeros(200, dtype=np.float64), "integer"),
+])
+def test_bad_initial_parts_rejected(bad, message):
+    graph, _ = powerlaw_sbm_graph(200, 1000, seed=0)
+    with pytest.raises(ValueError, match=message):
+        mtkahypar_partition(column_net_hypergraph(graph), 2, threads=1, initial_parts=bad)
