@@ -54,7 +54,8 @@ def format_report(rows: List[Dict[str, Any]], baseline: str = "metis") -> str:
     base = {r["k"]: r["volume"] for r in rows if r["method"] == baseline}
     lines = ["| k | method | volume (rows/layer) | vs " + baseline + " | max per part | messages | edge cut | imbalance | time (s) |",
              "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in sorted(rows, key=lambda r: (r["k"], r["method"])):
+    order = {m: i for i, m in enumerate(METHODS)}
+    for r in sorted(rows, key=lambda r: (r["k"], order.get(r["method"], len(order)), r["method"])):
         ratio = f"{r['volume'] / base[r['k']]:.2f}x" if base.get(r["k"]) else "-"
         lines.append(f"| {r['k']} | {r['method']} | {r['volume']:,} | {ratio} | {r['max_per_part']:,} | "
                      f"{r['messages']} | {r['edge_cut']:,} | {r['imbalance']:.3f} | {r['seconds']:.2f} |")

@@ -49,7 +49,7 @@ def test_compare_prints_table_and_plots(edge_file, tmp_path):
     png = tmp_path / "v.png"
     proc = run("compare", "--edges", str(edge_file), "--parts", "2", "4", "--plot", str(png), "--threads", "2")
     lines = [l for l in proc.stdout.splitlines() if l.startswith("| ")]
-    assert len(lines) == 1 + 2 * 4  # header + (k, method) rows: hypergraph, refined-metis, metis, random
+    assert len(lines) == 1 + 2 * 5  # header + (k, method) rows: hypergraph, refined-metis, metis-volume, metis, random
     assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
 
 

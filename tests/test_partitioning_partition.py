@@ -16,7 +16,7 @@ def graph():
     return powerlaw_sbm_graph(3000, 24000, num_blocks=1, exponent=2.5, seed=4)[0]
 
 
-@pytest.mark.parametrize("method", ["hypergraph", "refined-metis", "metis", "random"])
+@pytest.mark.parametrize("method", ["hypergraph", "refined-metis", "metis-volume", "metis", "random"])
 @pytest.mark.parametrize("k", [2, 5, 8])
 def test_parts_respect_the_imbalance_bound(graph, method, k):
     eps = 0.03
@@ -28,7 +28,7 @@ def test_parts_respect_the_imbalance_bound(graph, method, k):
     assert sizes.max() <= (1 + eps) * np.ceil(3000 / k)
 
 
-@pytest.mark.parametrize("method", ["hypergraph", "refined-metis", "metis"])
+@pytest.mark.parametrize("method", ["hypergraph", "refined-metis", "metis-volume", "metis"])
 def test_degree_weights_balance_work(graph, method):
     eps = 0.05
     weights = np.diff(graph.indptr) + 1
@@ -44,10 +44,27 @@ def test_hypergraph_beats_metis_beats_random_on_a_power_law_graph(graph):
     assert volume["hypergraph"] < volume["metis"] < volume["random"]
 
 
+def test_metis_volume_objective_is_really_used(graph):
+    cut = partition(graph, 8, "metis", seed=0)
+    volume = partition(graph, 8, "metis-volume", seed=0)
+    assert (cut != volume).any()
+    assert communication_volume(graph, volume).total < 0.95 * communication_volume(graph, cut).total
+
+
+def test_metis_objective_errors(graph):
+    from partitioning.metis_backend import metis_partition
+    from partitioning.graph import as_csr
+
+    with pytest.raises(ValueError, match="objective must be one of"):
+        metis_partition(as_csr(graph), 4, objective="km1")
+    with pytest.raises(ValueError, match="k-way"):
+        metis_partition(as_csr(graph), 4, objective="volume", recursive=True)
+
+
 def test_single_part_and_edgeless_graph():
     g = sp.csr_matrix((5, 5))
     np.testing.assert_array_equal(partition(g, 1), np.zeros(5))
-    for method in ("hypergraph", "refined-metis", "metis", "random"):
+    for method in ("hypergraph", "refined-metis", "metis-volume", "metis", "random"):
         parts = partition(g, 5, method)
         assert sorted(parts.tolist()) == [0, 1, 2, 3, 4]
 
