@@ -8,7 +8,7 @@ measures the exact communication volume and writes the partition directory,
 timing each stage. A method that fails at one size is not tried at larger ones.
 
     python -m benchmarks.partitioning_scale --sizes 100k:2.5M 300k:7.5M 1M:25M 2.4M:60M \\
-        --methods random metis refined-metis hypergraph --threads 2 --mem-gb 14 --time-min 30 --json out.json
+        --methods random metis metis-volume refined-metis hypergraph --threads 2 --mem-gb 14 --time-min 30 --json out.json
 """
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def run_point(nodes: int, edges: int, method: str, args) -> dict:
 
 def render(paths) -> str:
     """A Markdown table of JSON-lines result files (several runs may be merged), ordered by size then method."""
-    order = {"random": 0, "metis": 1, "refined-metis": 2, "hypergraph": 3}
+    order = {"random": 0, "metis": 1, "metis-volume": 2, "refined-metis": 3, "hypergraph": 4}
     rows = [json.loads(line) for path in paths for line in open(path) if line.strip()]
     rows.sort(key=lambda r: (r["nodes"], order.get(r["method"], 9)))
     out = ["| nodes | directed edges | method | generate (s) | hypergraph build + hMETIS write (s) | "
@@ -145,7 +145,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", nargs="+", default=["100k:2.5M", "300k:7.5M", "1M:25M", "2.4M:60M"],
                    help="nodes:directed_edges pairs")
-    p.add_argument("--methods", nargs="+", default=["random", "metis", "refined-metis", "hypergraph"])
+    p.add_argument("--methods", nargs="+", default=["random", "metis", "metis-volume", "refined-metis", "hypergraph"])
     p.add_argument("--k", type=int, default=8)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--mem-gb", type=float, default=14.0)

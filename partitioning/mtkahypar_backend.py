@@ -111,11 +111,11 @@ def mtkahypar_partition(
             worse. It pays off most at small ``k`` (about 1-2% lower volume at
             ``k = 2`` on power-law graphs for roughly the partitioning time
             again); ``0`` skips it.
-        initial_parts: a feasible ``[n]`` partition to start from instead of
+        initial_parts: an ``[n]`` partition to start from instead of
             partitioning from scratch (e.g. METIS's edge-cut partition). It is
-            refined by ``max(vcycles, 1)`` V-cycles, which is several times
-            faster than a full multilevel partition and never returns a higher
-            connectivity−1 than the start.
+            refined by ``max(vcycles, 1)`` V-cycles, about 1.5-3x faster than a
+            full multilevel partition. A start within the balance bound is
+            never made worse; Mt-KaHyPar rebalances one that is not.
 
     Returns:
         ``(parts, info)`` with ``info['km1']`` (Mt-KaHyPar's own connectivity−1

@@ -131,13 +131,14 @@ def partition(
         method: ``'hypergraph'`` minimizes the exact communication volume
             (connectivity−1 of the column-net model) with Mt-KaHyPar;
             ``'refined-metis'`` starts from METIS's partition and lowers its
-            exact volume with Mt-KaHyPar V-cycles (never above METIS's volume,
-            several times faster than ``'hypergraph'``, about as good on
-            community-structured graphs, a few percent worse on power-law
-            graphs without communities; see ``benchmarks/results/partitioning.md``);
+            exact volume with Mt-KaHyPar V-cycles (never above METIS's volume;
+            1.5-2.5x faster than ``'hypergraph'``, within about 1% of its
+            volume on power-law graphs and up to ~5% above it on some real
+            graphs; see ``benchmarks/results/partitioning.md``);
             ``'metis-volume'`` runs METIS k-way with its own total-volume
             objective (the same quantity, optimized on the graph; fast, but
-            usually 5-15% above ``'hypergraph'``);
+            typically 5-20% above ``'hypergraph'`` and occasionally worse than
+            edge-cut METIS);
             ``'metis'`` minimizes the edge cut of :math:`A + A^T` with METIS
             (what PyG's ``ClusterData`` does);
             ``'random'`` is a balanced random assignment.

@@ -142,7 +142,7 @@ class _ScriptedTask:
         loss = model(torch.ones(1, 1)).sum() ** 2
         loss.backward()
         optimizer.step()
-        return float(loss)
+        return float(loss.detach())
 
     def evaluate(self, model):
         value = self.values[self.calls]
