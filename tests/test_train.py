@@ -198,7 +198,7 @@ def test_node_task_matches_manual_full_batch_step():
     ref_loss = torch.nn.functional.cross_entropy(reference(x, edge_index)[:10], y[:10])
     ref_loss.backward()
     ref_opt.step()
-    assert loss == pytest.approx(float(ref_loss), abs=1e-6)
+    assert loss == pytest.approx(float(ref_loss.detach()), abs=1e-6)
     for a, b in zip(model.parameters(), reference.parameters()):
         assert torch.allclose(a, b, atol=1e-6)
     metrics = task.evaluate(model)
