@@ -58,3 +58,15 @@ def test_bad_arguments_give_clear_errors(edge_file, tmp_path):
     assert proc.returncode != 0 and "k must be >= 1" in proc.stderr
     proc = run("--dataset", "Cora", "--root", str(tmp_path), "--parts", "2", "--out", str(tmp_path / "y"), check=False)
     assert proc.returncode != 0 and "not found" in proc.stderr
+
+
+def test_big_hypergraph_runs_point_to_refined_metis(edge_file, tmp_path, monkeypatch, capsys):
+    import partitioning.__main__ as cli
+
+    monkeypatch.setattr(cli, "SLOW_HYPERGRAPH_EDGES", 100)  # the 300-vertex test graph counts as big
+    assert cli.main_partition(["--edges", str(edge_file), "--parts", "2", "--out", str(tmp_path / "h"),
+                               "--threads", "1"]) == 0
+    assert "--method refined-metis" in capsys.readouterr().err
+    assert cli.main_partition(["--edges", str(edge_file), "--parts", "2", "--method", "refined-metis",
+                               "--out", str(tmp_path / "r"), "--threads", "1"]) == 0
+    assert "refined-metis reaches" not in capsys.readouterr().err
