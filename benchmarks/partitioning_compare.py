@@ -94,8 +94,8 @@ def main() -> None:
         graph = load(name, args.root)
         print(f"\n### {name}: {graph.shape[0]:,} vertices, {graph.nnz:,} directed edges "
               f"(loaded in {time.perf_counter() - t:.1f}s)\n", flush=True)
-        rows = partition_report(graph, args.parts, methods=args.methods, seed=args.seed, threads=args.threads, progress=False,
-                                preset=args.preset, vcycles=args.vcycles)
+        rows = partition_report(graph, args.parts, methods=args.methods, seed=args.seed, threads=args.threads,
+                                progress=False, preset=args.preset, vcycles=args.vcycles)
         results[name] = rows
         print(format_report(rows), flush=True)
         if args.json:

@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from partitioning.partition import METHODS
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -145,7 +147,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", nargs="+", default=["100k:2.5M", "300k:7.5M", "1M:25M", "2.4M:60M"],
                    help="nodes:directed_edges pairs")
-    p.add_argument("--methods", nargs="+", default=["random", "metis", "metis-volume", "refined-metis", "hypergraph"])
+    p.add_argument("--methods", nargs="+", choices=METHODS,
+                   default=["random", "metis", "metis-volume", "refined-metis", "hypergraph"])
     p.add_argument("--k", type=int, default=8)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--mem-gb", type=float, default=14.0)

@@ -11,9 +11,10 @@ only approximates it.
 
 Main entry points:
 
-* :func:`partition` — ``method='hypergraph' | 'refined-metis' | 'metis' | 'random'``
+* :func:`partition` — ``method='hypergraph' | 'refined-metis' | 'metis-volume' | 'metis' | 'random'``
   (``refined-metis``: METIS's partition with its exact volume lowered by
-  Mt-KaHyPar V-cycles; the fast choice for graphs with millions of vertices).
+  Mt-KaHyPar V-cycles, the fast choice for graphs with millions of vertices;
+  ``metis-volume``: METIS with its own total-volume objective).
 * :func:`communication_volume`, :func:`edge_cut`, :func:`imbalance`.
 * :func:`write_partitions` / :func:`read_partitions` — on-disk layout in ``FORMAT.md``.
 * :func:`partition_report` — several methods side by side (table and PNG).

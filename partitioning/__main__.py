@@ -107,7 +107,8 @@ def main_partition(argv: List[str]) -> int:
 
 def main_compare(argv: List[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m partitioning compare",
-                                description="Compare hypergraph, refined-METIS, METIS and random partitions of one graph.")
+                                description="Compare the hypergraph, refined-METIS, METIS (volume and edge cut) and "
+                                            "random partitions of one graph.")
     _add_graph_args(p)
     p.add_argument("--parts", "-k", type=int, nargs="+", default=[2, 4, 8, 16, 32])
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))

@@ -17,6 +17,7 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 
 from partitioning.hypergraph import ColumnNetHypergraph
+from partitioning.metrics import check_parts
 
 __all__ = ["mtkahypar_partition", "write_hmetis"]
 
@@ -58,17 +59,6 @@ def write_hmetis(path: str, hypergraph: ColumnNetHypergraph, vertex_weights: Opt
             for lo in range(0, w.shape[0], _CHUNK):
                 chunk = w[lo:lo + _CHUNK]
                 f.write(_fixed_width_ascii(chunk, np.ones(chunk.shape[0], dtype=bool), wwidth))
-
-
-def _check_initial_parts(parts: np.ndarray, n: int, k: int) -> np.ndarray:
-    parts = np.asarray(parts)
-    if parts.shape != (n,):
-        raise ValueError(f"initial_parts must have shape ({n},), got {parts.shape}")
-    if not np.issubdtype(parts.dtype, np.integer):
-        raise ValueError(f"initial_parts must hold integer part ids, got dtype {parts.dtype}")
-    if n and (parts.min() < 0 or parts.max() >= k):
-        raise ValueError(f"initial_parts must lie in [0, {k}), got values in [{int(parts.min())}, {int(parts.max())}]")
-    return parts.astype(np.int64)
 
 
 def _initializer(threads: int):
@@ -144,7 +134,7 @@ def mtkahypar_partition(
     if initial_parts is None:
         partitioned = hg.partition(ctx)
     else:
-        initial_parts = _check_initial_parts(initial_parts, hypergraph.num_vertices, int(k))
+        initial_parts, _ = check_parts(initial_parts, hypergraph.num_vertices, int(k))
         partitioned = hg.create_partitioned_hypergraph(ctx, int(k), initial_parts.tolist())
         vcycles = max(int(vcycles), 1)
     t3 = time.perf_counter()
