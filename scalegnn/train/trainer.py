@@ -60,6 +60,9 @@ class Trainer:
         scheduler: optional learning-rate scheduler, stepped once per epoch.
         eval_every: evaluate every this many epochs (and at the last one).
         restore_best: load the best epoch's weights into ``model`` when done.
+        is_main_process: whether this process writes files and shows progress. In a
+            distributed run every rank trains, but only rank 0 passes ``True``; the
+            others still read ``out_dir/checkpoint.pt`` when resuming.
 
     Resuming restores the model, optimizer, scheduler, early-stopping state and
     every random generator, so an interrupted run that is resumed ends with the
@@ -85,6 +88,7 @@ class Trainer:
         eval_every: int = 1,
         restore_best: bool = True,
         log_every: int = 1,
+        is_main_process: bool = True,
     ) -> None:
         if epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}")
@@ -102,10 +106,12 @@ class Trainer:
         self.model, self.optimizer, self.task = model, optimizer, task
         self.epochs, self.monitor, self.mode, self.patience = epochs, monitor, mode, patience
         self.checkpoint_every, self.eval_every, self.log_every = checkpoint_every, eval_every, log_every
-        self.resume, self.progress, self.plot = resume, progress, plot
+        self.is_main_process = is_main_process
+        self.resume, self.progress, self.plot = resume, progress and is_main_process, plot
         self.scheduler, self.restore_best = scheduler, restore_best
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.log = MetricsLog(self.out_dir / "metrics.jsonl") if self.out_dir is not None else None
+        self.log = (MetricsLog(self.out_dir / "metrics.jsonl")
+                    if self.out_dir is not None and is_main_process else None)
 
         self.epoch = 0
         self.best_value = -math.inf if mode == "max" else math.inf
@@ -156,7 +162,7 @@ class Trainer:
         restore_rng_state(state["rng"])
 
     def save_checkpoint(self) -> None:
-        if self.checkpoint_path is not None:
+        if self.checkpoint_path is not None and self.is_main_process:
             atomic_save(self.state_dict(), self.checkpoint_path)
 
     # ------------------------------------------------------------------ loop
@@ -211,7 +217,7 @@ class Trainer:
         final = {k: v for k, v in (self.history[-1] if self.history else {}).items() if k not in ("epoch", "time")}
         if self.restore_best and self.best_state is not None:
             self.model.load_state_dict(self.best_state)
-        if self.out_dir is not None:
+        if self.out_dir is not None and self.is_main_process:
             if self.best_state is not None:
                 atomic_save({"epoch": self.best_epoch, "model": self.best_state, "metrics": self.best_metrics},
                             self.out_dir / "best.pt")
