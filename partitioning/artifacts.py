@@ -61,6 +61,7 @@ class PartitionData:
             ``send_local[send_ptr[q]:send_ptr[q+1]]``, in the order ``q`` receives them.
         features, labels: the owned rows (``None`` when not written); memory-mapped
             when read with ``mmap=True``.
+        node_data: more per-vertex arrays by name (e.g. split masks), owned rows only.
         manifest: the directory's manifest (a dict).
     """
 
@@ -78,6 +79,7 @@ class PartitionData:
     send_local: np.ndarray
     features: Optional[np.ndarray] = None
     labels: Optional[np.ndarray] = None
+    node_data: Dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     manifest: Dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -136,6 +138,7 @@ def write_partitions(
     extra: Optional[Dict[str, Any]] = None,
     overwrite: bool = False,
     progress: bool = False,
+    node_data: Optional[Dict[str, np.ndarray]] = None,
 ) -> Path:
     """Write one directory per partition for row-parallel training (layout: ``FORMAT.md``).
 
@@ -150,6 +153,8 @@ def write_partitions(
         extra: more JSON-serializable facts for the manifest.
         overwrite: replace an existing ``out_dir`` (atomically); otherwise it is an error.
         progress: show a tqdm bar over parts.
+        node_data: more ``[n, ...]`` per-vertex arrays by name (letters, digits, ``_``),
+            sliced like ``features`` into ``part-XXXXX.data-<name>.npy``.
 
     Returns:
         The path of the written directory.
@@ -160,7 +165,11 @@ def write_partitions(
     csr = as_csr(graph)
     n = csr.shape[0]
     parts, k = check_parts(parts, n, k)
-    for name, arr in (("features", features), ("labels", labels)):
+    node_data = dict(node_data or {})
+    for name in node_data:
+        if not (isinstance(name, str) and name.replace("_", "").isalnum() and name.isascii()):
+            raise ValueError(f"node_data names must be non-empty ASCII letters, digits or '_', got {name!r}")
+    for name, arr in (("features", features), ("labels", labels), *node_data.items()):
         if arr is not None and np.asarray(arr).shape[0] != n:
             raise ValueError(f"{name} has {np.asarray(arr).shape[0]} rows but the graph has {n} vertices")
 
@@ -218,6 +227,9 @@ def write_partitions(
             if labels is not None:
                 np.save(tmp / f"{name}.labels.npy", np.ascontiguousarray(np.asarray(labels)[owned]))
                 files[f"{name}.labels.npy"] = {}
+            for key, arr in node_data.items():
+                np.save(tmp / f"{name}.data-{key}.npy", np.ascontiguousarray(np.asarray(arr)[owned]))
+                files[f"{name}.data-{key}.npy"] = {}
             part_meta.append({"rank": p, "num_owned": int(owned.shape[0]), "num_halo": int(halo.shape[0]),
                               "nnz": int(rows.nnz), "send": int(send_ptr[-1])})
         for fname in files:
@@ -235,6 +247,8 @@ def write_partitions(
             "communication_volume": int(volume),
             "features": None if features is None else {"shape": list(np.shape(features)), "dtype": str(np.asarray(features).dtype)},
             "labels": None if labels is None else {"shape": list(np.shape(labels)), "dtype": str(np.asarray(labels).dtype)},
+            "node_data": {key: {"shape": list(np.shape(arr)), "dtype": str(np.asarray(arr).dtype)}
+                          for key, arr in node_data.items()},
             "parts": part_meta,
             "files": files,
             "extra": extra or {},
@@ -341,6 +355,10 @@ def read_partitions(
         if fname in manifest["files"]:
             path = _verified(out, manifest, fname, verify)
             extras[key] = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    extras["node_data"] = {}
+    for key in manifest.get("node_data") or {}:
+        path = _verified(out, manifest, f"{name}.data-{key}.npy", verify)
+        extras["node_data"][key] = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     data = PartitionData(rank=rank, k=manifest["k"], num_nodes=manifest["num_nodes"], manifest=manifest,
                          **arrays, **extras)
     if data.indptr.shape[0] != data.num_owned + 1 or data.recv_ptr.shape[0] != data.k + 1:
