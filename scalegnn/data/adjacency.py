@@ -28,7 +28,8 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 from torch import Tensor
 
-from scalegnn.data.validate import validate_edge_index
+from scalegnn.data.validate import (check_bool, check_edge_weight, check_float, check_int, check_option,
+                                    check_tensor, validate_edge_index)
 
 __all__ = [
     "normalized_adjacency",
@@ -50,12 +51,20 @@ def _exponents(normalization: str, r: float) -> Tuple[float, float]:
     if normalization == "col":
         return 0.0, -1.0
     if normalization == "gen":
-        if not 0.0 <= r <= 1.0:
-            raise ValueError(f"the generalized normalization needs 0 <= r <= 1, got r={r}")
         return r - 1.0, -r
-    if normalization == "none":
-        return 0.0, 0.0
-    raise ValueError(f"unknown normalization {normalization!r}; choose one of {NORMALIZATIONS}")
+    return 0.0, 0.0  # "none"
+
+
+def _check_options(normalization: Any, r: Any, add_self_loops: Any, dtype: Any) -> float:
+    """Validate the scalar options shared by :func:`normalized_adjacency` and :func:`cached_adjacency`."""
+    check_option(normalization, "normalization", NORMALIZATIONS)
+    r = check_float(r, "r")
+    if normalization == "gen" and not 0.0 <= r <= 1.0:
+        raise ValueError(f"the generalized normalization needs 0 <= r <= 1, got r={r}")
+    check_bool(add_self_loops, "add_self_loops")
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"dtype must be a floating torch.dtype (e.g. torch.float32), got {dtype!r}")
+    return r
 
 
 def normalized_adjacency(
@@ -77,24 +86,25 @@ def normalized_adjacency(
         r: exponent of the ``"gen"`` normalization :math:`D^{r-1} A D^{-r}`.
         add_self_loops: add :math:`I` (existing self-loops are replaced by
             weight-1 loops, as in :func:`torch_geometric.utils.add_remaining_self_loops`).
-        edge_weight: optional ``[E]`` edge weights (default all ones).
+        edge_weight: optional ``[E]`` finite edge weights (default all ones);
+            non-negative unless ``normalization="none"`` (a negative degree has
+            no real power).
         dtype: floating dtype of the values.
 
     Returns:
         An ``[N, N]`` sparse CSR tensor on ``edge_index``'s device. Rows of
         nodes with zero degree are zero (no division by zero).
     """
+    r = _check_options(normalization, r, add_self_loops, dtype)
     validate_edge_index(edge_index, num_nodes)
+    num_nodes = int(num_nodes)
     left, right = _exponents(normalization, r)
     device = edge_index.device
     src, dst = edge_index[0].long(), edge_index[1].long()
     if edge_weight is None:
         weight = torch.ones(src.numel(), dtype=dtype, device=device)
     else:
-        if edge_weight.numel() != src.numel():
-            raise ValueError(
-                f"edge_weight has {edge_weight.numel()} entries but edge_index has {src.numel()} edges"
-            )
+        edge_weight = check_edge_weight(edge_weight, src.numel(), nonnegative=normalization != "none")
         weight = edge_weight.to(dtype)
     if add_self_loops:
         keep = src != dst
@@ -153,7 +163,14 @@ def cached_adjacency(
     freed, so are its matrices. In-place changes to ``edge_index`` (tracked by
     its version counter) make a fresh matrix.
     """
-    device = torch.device(device) if device is not None else edge_index.device
+    check_tensor(edge_index, "edge_index")
+    r = _check_options(normalization, r, add_self_loops, dtype)
+    # edge_index itself is validated when the matrix is built; a hit is the same, unchanged tensor.
+    num_nodes = check_int(num_nodes, "num_nodes", min_value=1)
+    try:
+        device = torch.device(device) if device is not None else edge_index.device
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be a torch.device or a name like 'cpu' / 'cuda:0', got {device!r}") from err
     key = (num_nodes, normalization, float(r), add_self_loops, dtype, str(device), edge_index._version)
     per_graph = _per_graph_cache(edge_index)
     if key not in per_graph:
@@ -186,9 +203,14 @@ def to_torch_csr(adj: Any) -> Tensor:
 
 def spmm(adj: Any, x: Tensor) -> Tensor:
     """Sparse-dense product ``adj @ x`` for torch sparse (CSR/COO), ``SparseTensor`` or dense ``adj``."""
+    check_tensor(x, "x", dims=(1, 2))
     if _is_torch_sparse_tensor(adj):
+        if adj.size(1) != x.size(0):
+            raise ValueError(f"adjacency has {adj.size(1)} columns but x has {x.size(0)} rows")
         return adj.matmul(x)
     if isinstance(adj, Tensor):
+        if adj.dim() != 2:
+            raise ValueError(f"adjacency must be a 2-D [N, N] matrix, got shape {list(adj.shape)}")
         if adj.size(-1) != x.size(0):
             raise ValueError(f"adjacency has {adj.size(-1)} columns but x has {x.size(0)} rows")
         if adj.layout == torch.strided:
