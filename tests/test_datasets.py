@@ -198,7 +198,8 @@ def test_dataset_status_real(real_data_root):
 def test_tu(real_data_root, name, graphs, classes):
     before = _snapshot(real_data_root)
     ds = load_dataset(name, root=real_data_root, download=False)
-    assert ds.task == "graph" and ds.metric == "acc" and ds.split == {}
+    assert ds.task == "graph" and ds.metric == "acc" and set(ds.split) == {"train", "valid", "test"}
+    assert sum(len(v) for v in ds.split.values()) == graphs
     assert len(ds.graphs) == graphs and ds.num_classes == classes
     assert ds.data is None and ds.num_features == ds.graphs.num_features
     assert _snapshot(real_data_root) == before

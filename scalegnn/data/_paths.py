@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Optional, Union
 
 __all__ = ["dataset_root", "cache_dir", "linked_cache_dir", "is_writable", "offline", "download_guard",
-           "make_dirs_or_undo", "raw_dir_or_download", "DatasetNotFoundError"]
+           "make_dirs_or_undo", "raw_dir_or_download", "missing_data_hint", "DatasetNotFoundError"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -28,11 +28,24 @@ class DatasetNotFoundError(FileNotFoundError):
 def dataset_root(root: Optional[PathLike] = None) -> Path:
     """The data root: ``root``, else ``$SCALEGNN_DATA``, else ``~/.scalegnn/data``."""
     if root is not None:
+        if not isinstance(root, (str, os.PathLike)):
+            raise TypeError(f"root must be a path (str or os.PathLike) or None, got {root!r} "
+                            f"({type(root).__name__})")
         return Path(root).expanduser()
     env = os.environ.get("SCALEGNN_DATA")
     if env:
         return Path(env).expanduser()
     return Path.home() / ".scalegnn" / "data"
+
+
+def missing_data_hint(root: Path, downloadable: bool = True) -> str:
+    """The shared tail of every "dataset not found" message: where we looked and the ways out."""
+    fetch = ("allow downloading (download=True and SCALEGNN_OFFLINE unset; needs internet); "
+             if downloadable else "")
+    return (f"Searched the data root {root} (the root= argument / --root, else $SCALEGNN_DATA, else "
+            f"~/.scalegnn/data). To fix: put the files there or point --root / SCALEGNN_DATA at a folder that "
+            f"has them; {fetch}or train on a generated graph instead (dataset name "
+            f"'synthetic-<nodes>-<edges>', e.g. 'synthetic-10k-100k'). `scalegnn datasets` lists what is present.")
 
 
 def cache_dir() -> Path:

@@ -6,8 +6,12 @@ Names (case-insensitive):
   (no data root, no network).
 * Planetoid ``Cora``, ``CiteSeer``, ``PubMed`` (public split; node task, ``acc``).
 * TU ``PROTEINS``, ``ENZYMES``, ``MUTAG``, ``Mutagenicity``, ``DD``, ... (or
-  ``"TU:<NAME>"`` for any TU Dortmund set; graph task, ``acc``, empty split:
-  callers make stratified splits).
+  ``"TU:<NAME>"`` for any TU Dortmund set; graph task, ``acc``). The split is
+  fold ``fold`` (default 0) of stratified ``num_folds``-fold cross-validation
+  (default 10, ``seed`` 0): test = that fold, valid = the previous fold,
+  train = the other folds (80/10/10; PyG's ``benchmark/kernel`` protocol, see
+  :mod:`scalegnn.data.splits`). Run ``fold=0..9`` and average for the usual
+  10-fold result.
 * SEAL networks ``USAir``, ``NS``, ``PB``, ``Yeast``, ``Celegans``, ``Power``,
   ``Router``, ``Ecoli``, ``BlogCatalog``, the edge lists ``arxiv-collab``,
   ``facebook`` and ``<Name>-txt`` (link task, ``auc``; ``split={}`` unless
@@ -36,7 +40,7 @@ from typing import Any, Dict, List, Optional
 
 from scalegnn.data._paths import DatasetNotFoundError, cache_dir, dataset_root, offline
 from scalegnn.data.loaded import LoadedDataset
-from scalegnn.data.validate import validate_graph
+from scalegnn.data.validate import check_bool, check_int, check_probability, did_you_mean, validate_graph
 
 __all__ = [
     "load_dataset",
@@ -49,9 +53,21 @@ __all__ = [
     "DatasetNotFoundError",
     "DatasetSpec",
     "DEFAULT_DATASET",
+    "FAMILY_OPTIONS",
 ]
 
 DEFAULT_DATASET = "cora-bundled"
+
+#: keyword options ``load_dataset`` accepts per family (anything else is a typo and raises).
+FAMILY_OPTIONS: Dict[str, tuple] = {
+    "bundled": (),
+    "planetoid": (),
+    "synthetic": ("seed",),
+    "tu": ("fold", "num_folds", "seed", "use_node_attr", "use_edge_attr", "cleaned", "transform",
+           "pre_transform", "pre_filter", "force_reload"),
+    "seal": ("split_edges", "val", "test", "seed"),
+    "ogb": ("meta_dict", "split_type", "transform", "pre_transform"),
+}
 
 
 @dataclass(frozen=True)
@@ -95,6 +111,7 @@ def known_datasets() -> List[DatasetSpec]:
 
 def expected_path(name: str, root=None) -> Path:
     """Where the files of dataset ``name`` are expected under the data root."""
+    _check_name(name)
     spec = _spec(name)
     if spec.family == "bundled":
         from scalegnn.data.bundled import CORA_NPZ
@@ -120,13 +137,29 @@ def _spec(name: str) -> DatasetSpec:
         return DatasetSpec(tu, "tu", "graph", f"TU/{tu}/raw")
     import difflib
 
-    names = {s.name.lower(): s.name for s in reg.values()}
-    close = [names[k] for k in difflib.get_close_matches(key, list(names), n=3, cutoff=0.6)]
-    hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+    hint = did_you_mean(name, [s.name for s in reg.values()])
+    if not hint and difflib.SequenceMatcher(None, key[:10], "synthetic-").ratio() >= 0.7:
+        hint = " Generated graphs are named 'synthetic-<nodes>-<edges>' or 'synthetic-sbm-<nodes>-<edges>'."
     raise ValueError(
-        f"unknown dataset {name!r}.{hint} Known names: {sorted(s.name for s in reg.values())}; "
-        f"also 'synthetic-*', any 'ogbn-/ogbl-/ogbg-' OGB name and 'TU:<NAME>'."
+        f"unknown dataset {name!r}.{hint} Run `scalegnn datasets` to list every known name (and whether it is "
+        f"present); also accepted: 'synthetic-<nodes>-<edges>', any 'ogbn-/ogbl-/ogbg-' OGB name, 'TU:<NAME>'."
     )
+
+
+def _check_name(name: Any) -> None:
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"the dataset name must be a string (e.g. 'Cora', 'ogbn-arxiv') or None, "
+                        f"got {name!r} ({type(name).__name__})")
+
+
+def _check_options(family: str, name: str, kwargs: Dict[str, Any]) -> None:
+    """Reject keyword options the family does not take, with a "did you mean" hint."""
+    allowed = FAMILY_OPTIONS[family]
+    for key in kwargs:
+        if key not in allowed:
+            takes = f"it takes {list(allowed)}" if allowed else "it takes no options"
+            raise TypeError(f"load_dataset({name!r}) got an unexpected option {key!r}: {takes}."
+                            f"{did_you_mean(key, allowed)}".rstrip("."))
 
 
 def _present(spec: DatasetSpec, root: Path) -> bool:
@@ -167,7 +200,12 @@ def dataset_status(root=None) -> List[Dict[str, Any]]:
 
 
 def split_edges(data, val: float = 0.05, test: float = 0.1, seed: int = 0) -> dict:
-    """Seeded train/valid/test edge split in OGB's layout; see :func:`scalegnn.data.seal_networks.split_edges`."""
+    """Seeded train/valid/test edge split in OGB's layout; see :func:`scalegnn.data.seal_networks.split_edges`.
+
+    Raises:
+        ValueError / TypeError: for fractions outside ``[0, 1)`` (or summing to
+            ``>= 1``), a non-integer ``seed`` or an invalid graph.
+    """
     from scalegnn.data.seal_networks import split_edges as _split
 
     return _split(data, val=val, test=test, seed=seed)
@@ -183,23 +221,38 @@ def load_dataset(name: Optional[str] = None, root=None, *, download: bool = True
         download: fetch missing files (PyG / OGB download) when possible. With
             ``False`` (or ``$SCALEGNN_OFFLINE=1``) a missing dataset raises
             :class:`DatasetNotFoundError` naming the expected path.
-        **kwargs: family options: ``seed`` (synthetic), ``split_edges=True`` plus
-            ``val``/``test``/``seed`` (SEAL networks), ``meta_dict`` (a local OGB
-            dataset not in OGB's master list), ``use_node_attr`` etc. (TU).
+        **kwargs: family options (:data:`FAMILY_OPTIONS`; others raise
+            ``TypeError`` with a "did you mean"): ``seed`` (synthetic),
+            ``split_edges=True`` plus ``val``/``test``/``seed`` (SEAL networks),
+            ``meta_dict`` / ``split_type`` (OGB), ``fold`` / ``num_folds`` /
+            ``seed`` (the TU split, see the module doc) and ``use_node_attr``
+            etc. (TU, passed to PyG's ``TUDataset``).
+
+    Raises:
+        ValueError: an unknown name (with close names) or a bad option value.
+        TypeError: a name that is not a string, an unknown option.
+        DatasetNotFoundError: the files are absent and cannot be downloaded;
+            the message names the root searched and how to fix it.
 
     Every single graph returned (``data``) has passed
     :func:`~scalegnn.data.validate.validate_graph`; for graph collections every
     graph is validated.
     """
     start = time.perf_counter()
-    if name is None or str(name).lower() in ("default", DEFAULT_DATASET, "cora_bundled", "bundled"):
+    _check_name(name)
+    download = check_bool(download, "download")
+    dataset_root(root)  # type check of root
+    if name is None or name.lower() in ("default", DEFAULT_DATASET, "cora_bundled", "bundled"):
+        _check_options("bundled", DEFAULT_DATASET, kwargs)
         ds = _load_bundled()
-    elif str(name).lower().startswith("synthetic-"):
+    elif name.lower().startswith("synthetic-"):
         from scalegnn.data.synthetic import load_synthetic  # written separately; imported lazily
 
+        _check_options("synthetic", name, kwargs)
         ds = load_synthetic(name, **kwargs) if kwargs else load_synthetic(name, seed=0)
     else:
-        spec = _spec(str(name))
+        spec = _spec(name)
+        _check_options(spec.family, name, kwargs)
         r = dataset_root(root)
         loader = {"planetoid": _load_planetoid, "tu": _load_tu, "seal": _load_seal, "ogb": _load_ogb}[spec.family]
         ds = loader(spec, r, download and not offline(), **kwargs)
@@ -288,15 +341,25 @@ def _load_planetoid(spec: DatasetSpec, root: Path, download: bool, **kwargs) -> 
     )
 
 
-def _load_tu(spec: DatasetSpec, root: Path, download: bool, **kwargs) -> LoadedDataset:
-    from scalegnn.data.tu import load_tu_dataset
+def _load_tu(spec: DatasetSpec, root: Path, download: bool, *, fold: int = 0, num_folds: int = 10,
+             seed: int = 0, **kwargs) -> LoadedDataset:
+    from scalegnn.data.splits import fold_split
+    from scalegnn.data.tu import load_tu_dataset, tu_graph_labels
 
+    num_folds = check_int(num_folds, "num_folds", min_value=3)
+    fold = check_int(fold, "fold", min_value=0, max_value=num_folds - 1)
+    seed = check_int(seed, "seed")
     graphs, raw_dir = load_tu_dataset(spec.name, root, download=download, **kwargs)
+    y = tu_graph_labels(graphs)
+    split = fold_split(y, fold, num_folds, seed)
     return LoadedDataset(
-        name=spec.name, task="graph", graphs=graphs, split={},
+        name=spec.name, task="graph", graphs=graphs, split=split,
         num_features=graphs.num_features, num_classes=graphs.num_classes, metric="acc",
         info={"source": str(raw_dir), "local": Path(raw_dir).is_relative_to(root),
-              "num_graphs": len(graphs), "has_node_features": graphs.num_features > 0},
+              "num_graphs": len(graphs), "has_node_features": graphs.num_features > 0,
+              "split": f"stratified {num_folds}-fold, fold {fold}, seed {seed}: test = fold {fold}, "
+                       f"valid = fold {(fold - 1) % num_folds}, train = the other folds",
+              "fold": fold, "num_folds": num_folds, "split_seed": seed},
     )
 
 
@@ -304,6 +367,11 @@ def _load_seal(spec: DatasetSpec, root: Path, download: bool, *, split_edges: bo
                val: float = 0.05, test: float = 0.1, seed: int = 0) -> LoadedDataset:
     from scalegnn.data.seal_networks import load_seal_network, split_edges as _split
 
+    split_edges = check_bool(split_edges, "split_edges")
+    if split_edges:  # check the options before reading the file
+        check_probability(val, "val", allow_one=False)
+        check_probability(test, "test", allow_one=False)
+        check_int(seed, "seed")
     data, path, info = load_seal_network(spec.name, root, download=download)
     split = _split(data, val=val, test=test, seed=seed) if split_edges else {}
     labels = getattr(data, "y", None)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, Optional, Union
 
 from scalegnn.data._paths import (DatasetNotFoundError, cache_dir, download_guard, is_writable,
-                                  linked_cache_dir, make_dirs_or_undo, offline)
+                                  linked_cache_dir, make_dirs_or_undo, missing_data_hint, offline)
 
 __all__ = ["OGB_NAMES", "ogb_dir_name", "ogb_dataset_dir", "load_ogb", "ogb_meta_info"]
 
@@ -184,12 +184,12 @@ def load_ogb(name: str, root: Path, download: bool = True, *, meta_dict=None, sp
         else:
             master = ogb_meta_info(name)
             if not download or offline() or master is None:
-                why = ("Downloading needs internet access (download=True, SCALEGNN_OFFLINE unset)"
-                       if master is not None else
-                       f"{name!r} is not an OGB dataset known to the installed ogb package, so it cannot be downloaded")
+                why = ("" if master is not None else
+                       f"{name!r} is not an OGB dataset known to the installed ogb package, so it cannot be "
+                       f"downloaded. ")
                 raise DatasetNotFoundError(
                     f"OGB dataset {name} not found: expected OGB's dataset folder (with raw/ and split/) at "
-                    f"{local}. {why}; or place the folder there / set SCALEGNN_DATA."
+                    f"{local}. {why}{missing_data_hint(Path(root), downloadable=master is not None)}"
                 )
             target_root = local.parent if is_writable(local.parent) else cached.parent
             local = _download(name, master, target_root)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scalegnn.data._paths import cache_dir, download_guard, make_dirs_or_undo, raw_dir_or_download
+from scalegnn.data._paths import (cache_dir, download_guard, make_dirs_or_undo, missing_data_hint,
+                                  raw_dir_or_download)
 
 __all__ = ["PLANETOID_NAMES", "planetoid_raw_dir", "load_planetoid_data"]
 
@@ -43,8 +44,7 @@ def load_planetoid_data(name: str, root: Path, download: bool = True):
         missing_message=lambda: (
             f"Planetoid {name} not found: expected the raw files "
             f"{[f for f in _raw_files(name) if not (expected / f).is_file()]} in {expected}. "
-            f"Downloading them needs internet access (load_dataset(..., download=True) and "
-            f"SCALEGNN_OFFLINE unset); or copy the files there / set SCALEGNN_DATA."),
+            f"{missing_data_hint(root)}"),
     )
     return read_planetoid_data(str(raw_dir), name.lower()), raw_dir
 

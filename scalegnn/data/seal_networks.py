@@ -25,7 +25,7 @@ from typing import Dict, Optional
 import numpy as np
 
 from scalegnn.data._paths import (DatasetNotFoundError, cache_dir, download_guard, is_writable,
-                                  make_dirs_or_undo, offline)
+                                  make_dirs_or_undo, missing_data_hint, offline)
 
 __all__ = ["SEAL_MAT_NAMES", "SEAL_EDGELISTS", "seal_path", "load_seal_network", "split_edges"]
 
@@ -94,12 +94,11 @@ def load_seal_network(name: str, root: Path, download: bool = True):
             _download(name, target)
             path = target
         else:
-            how = ("Downloading needs internet access (download=True, SCALEGNN_OFFLINE unset)"
-                   if name in SEAL_MAT_NAMES else
-                   "This file is not downloaded automatically: get it from the SEAL reference repository")
+            how = ("" if name in SEAL_MAT_NAMES else
+                   "This file is not downloaded automatically: get it from the SEAL reference repository. ")
             raise DatasetNotFoundError(
-                f"SEAL network {name!r} not found: expected {seal_path(root, name)}. {how}; "
-                f"or copy the file there / set SCALEGNN_DATA."
+                f"SEAL network {name!r} not found: expected {seal_path(root, name)}. {how}"
+                f"{missing_data_hint(Path(root), downloadable=name in SEAL_MAT_NAMES)}"
             )
     if path.suffix == ".mat":
         mat = scipy.io.loadmat(str(path))

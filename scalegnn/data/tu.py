@@ -13,9 +13,9 @@ import shutil
 from pathlib import Path
 
 from scalegnn.data._paths import (cache_dir, download_guard, linked_cache_dir, make_dirs_or_undo,
-                                  raw_dir_or_download)
+                                  missing_data_hint, raw_dir_or_download)
 
-__all__ = ["TU_NAMES", "tu_raw_dir", "load_tu_dataset"]
+__all__ = ["TU_NAMES", "tu_raw_dir", "load_tu_dataset", "tu_graph_labels"]
 
 # Common TU benchmarks; any other TU Dortmund name is accepted by load_dataset("TU:<NAME>").
 TU_NAMES = (
@@ -25,7 +25,22 @@ TU_NAMES = (
 
 
 def tu_raw_dir(root: Path, name: str) -> Path:
+    """``<root>/TU/<name>/raw``, where the TU files of ``name`` are expected."""
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"the TU dataset name must be a non-empty string, got {name!r}")
     return Path(root) / "TU" / name / "raw"
+
+
+def tu_graph_labels(graphs):
+    """The ``[G]`` label tensor of a ``TUDataset`` (one class per graph), without materializing every graph."""
+    import torch
+
+    data = getattr(graphs, "_data", None)
+    if data is not None and getattr(graphs, "_indices", None) is None and getattr(data, "y", None) is not None:
+        y = data.y
+    else:
+        y = torch.cat([graphs[i].y.view(1, -1) for i in range(len(graphs))])
+    return y.view(-1) if y.dim() == 2 and y.size(1) == 1 else y
 
 
 def has_raw(raw_dir: Path, name: str) -> bool:
@@ -36,8 +51,16 @@ def load_tu_dataset(name: str, root: Path, download: bool = True, **kwargs):
     """``TUDataset`` ``name`` reading ``<root>/TU/<name>/raw``; returns ``(dataset, raw_dir)``.
 
     ``kwargs`` go to ``TUDataset`` (``use_node_attr``, ``use_edge_attr``, ``transform``).
+    The split of :func:`scalegnn.data.load_dataset` is made there, not here.
     """
     from torch_geometric.datasets import TUDataset
+
+    from scalegnn.data.validate import check_bool
+
+    check_bool(download, "download")
+    for key in ("use_node_attr", "use_edge_attr", "cleaned", "force_reload"):
+        if key in kwargs:
+            check_bool(kwargs[key], key)
 
     expected = tu_raw_dir(root, name)
     raw_dir = raw_dir_or_download(
@@ -46,8 +69,7 @@ def load_tu_dataset(name: str, root: Path, download: bool = True, **kwargs):
         download=download,
         missing_message=lambda: (
             f"TU dataset {name} not found: expected {name}_A.txt and {name}_graph_indicator.txt "
-            f"(and the label files) in {expected}. Downloading needs internet access "
-            f"(download=True, SCALEGNN_OFFLINE unset); or copy the files there / set SCALEGNN_DATA."),
+            f"(and the label files) in {expected}. {missing_data_hint(root)}"),
     )
     base = linked_cache_dir("TU", raw_dir.parent, name, link=("raw",))
     return TUDataset(str(base), name, **kwargs), raw_dir
