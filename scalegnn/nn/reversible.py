@@ -37,6 +37,19 @@ Recomputation must reproduce the forward pass exactly, so:
 * the train/eval mode of a block may not change between forward and backward;
 * the autocast (mixed precision) state of the forward pass is restored for the recomputation;
 * inner functions may not modify their input in place.
+
+Resident memory on CPU. The backward pass allocates every gradient it keeps
+until the end (the parameters' gradients, those of extra arguments such as
+encoded edge features) once, before walking the stack: the parameters'
+gradients are views of one flat zero buffer per dtype and device
+(:func:`_gradient_accumulators`), into which each block adds its
+contribution. Allocated inside the walk, these small long-lived tensors would
+land in the holes that each block's freed temporaries leave in the glibc
+heap and pin them, so that the next block's temporaries need fresh memory:
+the process's peak RSS then grew linearly with depth even though the live
+tensors did not (20,000 nodes, 64 channels: 0.55 GB at depth 4, 3.0 GB at
+depth 128). With the accumulators allocated up front it stays flat (0.54 /
+0.57 GB), with no allocator setting.
 """
 from __future__ import annotations
 
@@ -269,6 +282,27 @@ class _Plan:
         ]  # mixed precision is recomputed as it ran
 
 
+def _gradient_accumulators(tensors: Sequence[Tensor]) -> List[Tensor]:
+    """Zero gradient accumulators shaped like ``tensors``: views of one flat buffer per (dtype, device).
+
+    One allocation, made before the backward walk, instead of one small
+    tensor per parameter made during it (see the module docstring: small
+    long-lived allocations among the per-block temporaries fragment the heap).
+    """
+    sizes: Dict[Tuple[torch.dtype, torch.device], int] = {}
+    for t in tensors:
+        key = (t.dtype, t.device)
+        sizes[key] = sizes.get(key, 0) + t.numel()
+    flats = {key: torch.zeros(n, dtype=key[0], device=key[1]) for key, n in sizes.items()}
+    offsets = dict.fromkeys(sizes, 0)
+    out = []
+    for t in tensors:
+        key = (t.dtype, t.device)
+        out.append(flats[key].narrow(0, offsets[key], t.numel()).view(t.shape))
+        offsets[key] += t.numel()
+    return out
+
+
 def _regroup(xs: List[Tensor], block: GroupedReversibleBlock) -> List[Tensor]:
     if len(xs) == block.num_groups:
         return xs
@@ -311,8 +345,11 @@ class ReversibleFunction(torch.autograd.Function):
             args[j] = t
         slot = {j: k for k, j in enumerate(plan.grad_pos)}
         channels = y.size(-1)
-        arg_grads: List[Optional[Tensor]] = [None] * len(grad_args)
-        param_grads: List[Optional[Tensor]] = [None] * len(plan.params)
+        # Every gradient kept to the end is allocated now, before the walk (see the module docstring);
+        # ``touched`` records which received a contribution (the others are returned as None, as autograd would).
+        arg_grads = [torch.zeros_like(t, memory_format=torch.contiguous_format) for t in grad_args]
+        param_grads = _gradient_accumulators(plan.params)
+        touched = [False] * (len(arg_grads) + len(param_grads))
 
         current = [(m, m.mask) for m, _ in plan.masks]
         for m, mask in plan.masks:
@@ -335,7 +372,7 @@ class ReversibleFunction(torch.autograd.Function):
                 saved = [b.clone() for b in buffers]
                 try:
                     ys, gys = ReversibleFunction._block_backward(
-                        block, ys, gys, args, channels, slot, plan, arg_grads, param_grads
+                        block, ys, gys, args, channels, slot, plan, arg_grads, param_grads, touched
                     )
                 finally:
                     for b, s in zip(buffers, saved):
@@ -345,10 +382,11 @@ class ReversibleFunction(torch.autograd.Function):
             for m, mask in current:
                 m.mask = mask
         grad_x = torch.cat(gys, dim=-1)
-        return (None, grad_x, *arg_grads, *param_grads)
+        grads = [g if used else None for g, used in zip(arg_grads + param_grads, touched)]
+        return (None, grad_x, *grads)
 
     @staticmethod
-    def _block_backward(block, ys, gys, args, channels, slot, plan, arg_grads, param_grads):
+    def _block_backward(block, ys, gys, args, channels, slot, plan, arg_grads, param_grads, touched):
         """Reconstruct one block's input groups and propagate the gradient through it."""
         g = block.num_groups
         c = channels // g
@@ -386,14 +424,14 @@ class ReversibleFunction(torch.autograd.Function):
             for (k, split, leaf), gr in zip(leaves, grads[1 : 1 + len(leaves)]):
                 if gr is None:
                     continue
-                if arg_grads[k] is None:
-                    arg_grads[k] = torch.zeros_like(args[plan.grad_pos[k]])
                 target = arg_grads[k].narrow(-1, i * c, c) if split else arg_grads[k]
                 target.add_(gr)
+                touched[k] = True
             for (idx, _), gr in zip(params, grads[1 + len(leaves) :]):
                 if gr is None:
                     continue
-                param_grads[idx] = gr if param_grads[idx] is None else param_grads[idx] + gr
+                param_grads[idx].add_(gr)
+                touched[len(arg_grads) + idx] = True
         return xs, gxs
 
 
