@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from scalegnn.data.adjacency import normalized_adjacency
+from scalegnn.nn.csr_spmm import csr_spmm
 
 __all__ = ["TransitionMatrix", "build_transition", "push_frontier", "push_level", "densify", "PushCounter"]
 
@@ -148,6 +149,28 @@ def densify(T: TransitionMatrix, rows: Optional[Tensor], block: Tensor) -> Tenso
     return out
 
 
+#: rows sampled by :func:`_clearly_dense` (every ``stride``-th row).
+_SAMPLE_ROWS = 4096
+
+
+def _clearly_dense(T: TransitionMatrix, block: Tensor, threshold: Tensor, dense_fraction: float) -> bool:
+    """Whether a dense level's frontier certainly exceeds ``dense_fraction`` of the edges, from a row sample.
+
+    Looks at every ``N / 4096``-th row only. Used with ``push_all_dense``,
+    where the SpMM pushes everything, so the decision changes only the cost,
+    never the result's correctness: it says yes only when the sampled
+    frontier is at least twice the cut-off, and otherwise the exact test runs.
+    """
+    n = T.num_nodes
+    if n < 8 * _SAMPLE_ROWS or dense_fraction <= 0:
+        return False
+    stride = n // _SAMPLE_ROWS
+    sample = block[::stride]
+    hit = ((sample > threshold) | (sample < -threshold)).any(1)
+    est = float(T.out_count[::stride][hit].sum()) * stride
+    return est >= 2 * dense_fraction * T.num_entries
+
+
 def push_frontier(
     T: TransitionMatrix,
     rows: Optional[Tensor],
@@ -194,6 +217,12 @@ def push_frontier(
     """
     n, c = T.num_nodes, block.size(1)
     device = block.device
+    if push_all_dense and rows is None and _clearly_dense(T, block, threshold, dense_fraction):
+        # A level certainly done by SpMM pushes everything: no N x c mask needed.
+        counter.dense_levels += 1
+        counter.pushed_entries += block.numel()
+        counter.edge_updates += T.num_entries * c
+        return None, csr_spmm(T.W, block), None
     # |R| > theta as two compares (no |R| temporary); per-row counts summed as bytes
     # (a bool sum(1) widens to int64 and is ~1.5x slower on CPU).
     mask = (block > threshold) | (block < -threshold)
@@ -208,10 +237,10 @@ def push_frontier(
             # The SpMM costs the same whatever it pushes: push every entry (nothing is left behind).
             counter.pushed_entries += block.numel()
             counter.edge_updates += int(out_deg.sum()) * c
-            return None, torch.sparse.mm(T.W, densify(T, rows, block)), None
+            return None, csr_spmm(T.W, densify(T, rows, block)), None
         counter.pushed_entries += int(per_row.sum())
         counter.edge_updates += int((per_row * out_deg).sum())
-        return None, torch.sparse.mm(T.W, densify(T, rows, torch.where(mask, block, 0.0))), mask
+        return None, csr_spmm(T.W, densify(T, rows, torch.where(mask, block, 0.0))), mask
     counter.pushed_entries += int(per_row.sum())
     counter.edge_updates += int((per_row * out_deg).sum())
     counter.sparse_levels += 1

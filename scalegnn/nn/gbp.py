@@ -104,6 +104,7 @@ from torch import Tensor
 
 from scalegnn.data.validate import validate_edge_index, validate_features, validate_node_ids
 from scalegnn.nn.column_chunks import column_chunks, progress_bar
+from scalegnn.nn.csr_spmm import csr_spmm
 from scalegnn.nn.forward_push import PushCounter, TransitionMatrix, build_transition, push_frontier
 from scalegnn.nn.propagation_weights import as_weights, ppr_weights
 from scalegnn.nn.reverse_walks import sample_walks
@@ -261,17 +262,26 @@ class _WalkCorrection:
             return
         c = block.size(1)
         k = (self.L - level) * self.n_r  # visits of steps 1..L-level per target
-        left = torch.where(pushed, 0.0, block)
         # weight of a visit at step j (1-based) for this level: w_{level + j} / n_r
         weight = self.w[level + 1 + self.step_of_visit[:k]]
         if self.out is None:
             self.out = torch.zeros(self.num_targets, c, dtype=block.dtype, device=block.device)
         bags = self.bags[:, :k]
         if rows is None:
-            self.out += F.embedding_bag(bags.contiguous(), left, mode="sum",
+            # Dense residue: the bag of the whole level; when the pushed entries sit on a few frontier rows,
+            # they are then subtracted row-sparse (no N x c masked copy of the level is made).
+            frontier = pushed.any(1).nonzero().flatten()
+            few = 4 * frontier.numel() <= block.size(0)
+            self.out += F.embedding_bag(bags.contiguous(), block if few else torch.where(pushed, 0.0, block),
+                                        mode="sum",
                                         per_sample_weights=weight.expand(self.num_targets, -1).contiguous())
             self.updates += self.num_targets * k * c
-            return
+            if not few or frontier.numel() == 0:
+                return
+            rows = frontier
+            left = torch.where(pushed[frontier], -block[frontier], 0.0)
+        else:
+            left = torch.where(pushed, 0.0, block)
         self.rslot[rows] = torch.arange(rows.numel(), device=rows.device)
         src = self.rslot.index_select(0, bags.reshape(-1))
         self.rslot[rows] = -1
@@ -417,7 +427,7 @@ def gbp_precompute(
             block = x[:, cols].to(device) * scale_in.unsqueeze(1)
             rows = None  # residue of the current level: block holds rows `rows` (None: all N)
             c = block.size(1)
-            threshold = rmax * torch.linalg.vector_norm(block, 1, dim=0)  # no |block| temporary
+            threshold = rmax * block.abs().sum(0)  # ||D^-r x||_1 per column (4x faster than vector_norm over dim 0)
             acc = torch.zeros(num_acc, c, dtype=dtype, device=device)
             if use_walks:
                 corr.begin()
@@ -492,7 +502,7 @@ def gbp_exact(
             h = x[:, cols].to(device).contiguous()
             acc = float(w[0]) * h
             for ell in range(1, L + 1):
-                h = torch.sparse.mm(Tm, h)
+                h = csr_spmm(Tm, h)
                 acc.add_(h, alpha=float(w[ell]))
                 bar.update(1)
             out[:, cols] = acc.to(x.device)
