@@ -1,0 +1,75 @@
+"""Drive every compression wrapper of a model once per optimizer step, from the shared Trainer.
+
+:class:`CompressionScheduler` has the interface of a learning-rate scheduler
+(``step()``, ``state_dict()``, ``load_state_dict()``), so it is passed as
+``Trainer(..., scheduler=CompressionScheduler(model, total_steps))``. Each
+``step()`` steps the wrapped learning-rate scheduler (if any), advances the
+pruning schedules of every :class:`~scalegnn.compress.Pruned` layer, and, for
+mixed precision, allocates the bit widths once the calibration phase
+(``allocate_at`` of the run) is over. The Trainer steps it once per epoch, so
+with full-batch training a step is one optimizer step; with mini-batches give
+``total_steps`` in epochs.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+import torch
+
+from scalegnn.compress.mixed_precision import DEFAULT_BIT_CHOICES, allocate_bits
+from scalegnn.compress.pruned import Pruned
+from scalegnn.compress.quantized import Quantized
+from scalegnn.compress.wrapper import compression_wrappers
+
+__all__ = ["CompressionScheduler"]
+
+
+class CompressionScheduler:
+    """Step the compression schedules of ``model`` (see the module docstring).
+
+    Args:
+        model: a model with compression wrappers.
+        total_steps: steps in the run (sets ``total_steps`` of pruned layers that have none).
+        lr_scheduler: an optional learning-rate scheduler stepped first.
+        allocate_at: fraction of the run after which mixed-precision bits are chosen.
+    """
+
+    def __init__(self, model: torch.nn.Module, total_steps: int, lr_scheduler: Optional[Any] = None,
+                 allocate_at: float = 0.25) -> None:
+        if total_steps < 1:
+            raise ValueError(f"total_steps must be >= 1, got {total_steps}")
+        if not 0.0 < allocate_at < 1.0:
+            raise ValueError(f"allocate_at must be in (0, 1), got {allocate_at}")
+        self.model, self.total_steps, self.lr_scheduler = model, total_steps, lr_scheduler
+        self.wrappers = list(compression_wrappers(model))
+        if not self.wrappers:
+            raise ValueError("the model has no compression wrappers (use compress.apply first)")
+        for _, w in self.wrappers:
+            if isinstance(w, Pruned) and w.total_steps is None and w.schedule != "one_shot":
+                w.total_steps = total_steps
+                w._update_masks(w.target_sparsity())
+        mixed = [w for _, w in self.wrappers if isinstance(w, Quantized) and w.mixed_budget is not None]
+        self.mixed_budget = mixed[0].mixed_budget if mixed else None
+        self.bit_choices = tuple(mixed[0].bit_choices or DEFAULT_BIT_CHOICES) if mixed else None
+        self.allocate_step = max(1, round(allocate_at * total_steps)) if mixed else None
+        self.steps = 0
+        self.allocation: Optional[Dict[str, int]] = None
+
+    def step(self) -> None:
+        if self.lr_scheduler is not None:
+            self.lr_scheduler.step()
+        self.steps += 1
+        for _, w in self.wrappers:
+            w.step()
+        if self.allocate_step is not None and self.steps == self.allocate_step:
+            self.allocation = allocate_bits(self.model, self.mixed_budget, self.bit_choices)
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {"steps": self.steps, "allocation": self.allocation,
+                "lr_scheduler": self.lr_scheduler.state_dict() if self.lr_scheduler is not None else None}
+
+    def load_state_dict(self, state: Dict[str, Any]) -> None:
+        self.steps = int(state["steps"])
+        self.allocation = state.get("allocation")
+        if self.lr_scheduler is not None and state.get("lr_scheduler") is not None:
+            self.lr_scheduler.load_state_dict(state["lr_scheduler"])
