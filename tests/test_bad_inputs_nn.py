@@ -71,9 +71,9 @@ CASES += [
 CASES += [
     ("column_chunks/chunk_size=0", lambda: column_chunks(8, 10, 4, 2, chunk_size=0), ValueError,
      r"chunk_size.*0"),
-    ("ppr_weights/alpha=0", lambda: ppr_weights(0.0, 3), ValueError, r"alpha.*\(0, 1\].*0"),
-    ("heat_kernel_weights/t=0", lambda: heat_kernel_weights(0.0, 3), ValueError, r"t must be positive"),
-    ("sgc_weights/K=-1", lambda: sgc_weights(-1), ValueError, r"non-negative integer.*-1"),
+    ("ppr_weights/alpha=0", lambda: ppr_weights(0.0, 3), ValueError, r"alpha must be .*\(0.0, 1.0\], got 0.0"),
+    ("heat_kernel_weights/t=0", lambda: heat_kernel_weights(0.0, 3), ValueError, r"t must be a positive finite number, got 0.0"),
+    ("sgc_weights/K=-1", lambda: sgc_weights(-1), ValueError, r"K must be a non-negative integer, got -1"),
     ("as_weights/nan", lambda: as_weights([0.5, float("nan")]), ValueError, r"NaN or inf"),
 ]
 

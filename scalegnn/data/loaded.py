@@ -44,8 +44,17 @@ class LoadedDataset:
     info: Dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        from scalegnn.data.validate import check_int, check_option
+
+        check_option(self.task, "task", TASKS)
+        if not isinstance(self.name, str):
+            raise TypeError(f"name must be a string, got {self.name!r}")
+        if not isinstance(self.metric, str):
+            raise TypeError(f"metric must be a string such as 'acc' or 'rocauc', got {self.metric!r}")
+        if not isinstance(self.split, dict):
+            raise TypeError(f"split must be a dict of index tensors by split name, got {type(self.split).__name__}")
+        self.num_features = check_int(self.num_features, "num_features", min_value=0)
+        self.num_classes = check_int(self.num_classes, "num_classes", min_value=0)
         if self.data is None and self.graphs is None:
             raise ValueError("a LoadedDataset needs `data` (one graph) or `graphs` (a collection)")
 

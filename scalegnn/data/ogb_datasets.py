@@ -171,8 +171,17 @@ def load_ogb(name: str, root: Path, download: bool = True, *, meta_dict=None, sp
 
     from scalegnn.data.loaded import LoadedDataset
 
+    from scalegnn.data.validate import check_bool
+
+    if not isinstance(name, str):
+        raise TypeError(f"name must be an OGB dataset name such as 'ogbn-arxiv', got {name!r}")
+    check_bool(download, "download")
+    if split_type is not None and not isinstance(split_type, str):
+        raise TypeError(f"split_type must be a string (e.g. 'scaffold') or None, got {split_type!r}")
+    if meta_dict is not None and not isinstance(meta_dict, (dict, str, os.PathLike)):
+        raise TypeError(f"meta_dict must be a dict or a path to meta_dict.pt, got {type(meta_dict).__name__}")
     prefix = name[:4].lower()
-    if prefix not in TASKS:
+    if prefix not in TASKS or name[4:5] != "-":
         raise ValueError(f"OGB dataset names start with ogbn-, ogbl- or ogbg-, got {name!r}")
     Dataset, Evaluator = _classes(prefix)
     local = ogb_dataset_dir(root, name)

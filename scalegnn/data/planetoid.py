@@ -37,6 +37,11 @@ def load_planetoid_data(name: str, root: Path, download: bool = True):
     """The PyG ``Data`` of Planetoid ``name`` (public split masks), as ``Planetoid(root, name)[0]``."""
     from torch_geometric.io import read_planetoid_data
 
+    from scalegnn.data.validate import check_bool, check_option
+
+    check_option(name, "name", PLANETOID_NAMES)
+    check_bool(download, "download")
+
     expected = planetoid_raw_dir(root, name)
     raw_dir = raw_dir_or_download(
         expected, cache_dir() / "downloads" / "Planetoid" / name / "raw",

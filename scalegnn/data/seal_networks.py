@@ -75,6 +75,11 @@ def _read_edgelist(path: Path, base: Optional[int]):
 
 def load_seal_network(name: str, root: Path, download: bool = True):
     """The PyG ``Data`` of SEAL network / edge list ``name``; returns ``(data, path, info)``."""
+    if name not in SEAL_MAT_NAMES and name not in SEAL_EDGELISTS and name != "BlogCatalog":
+        from scalegnn.data.validate import did_you_mean
+
+        known = [*SEAL_MAT_NAMES, "BlogCatalog", *SEAL_EDGELISTS]
+        raise ValueError(f"unknown SEAL network {name!r}.{did_you_mean(name, known)} Known: {known}")
     import scipy.io
     import scipy.sparse as sp
     import torch
@@ -144,8 +149,14 @@ def split_edges(data, val: float = 0.05, test: float = 0.1, seed: int = 0) -> di
     """
     import torch
 
-    if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
+    from scalegnn.data.validate import check_int, check_probability, validate_graph
+
+    val = check_probability(val, "val", allow_one=False)
+    test = check_probability(test, "test", allow_one=False)
+    seed = check_int(seed, "seed", min_value=0)
+    if not val + test < 1:
         raise ValueError(f"need 0 <= val, test and val + test < 1, got val={val}, test={test}")
+    validate_graph(data)
     n = int(data.num_nodes)
     ei = data.edge_index
     lo, hi = torch.minimum(ei[0], ei[1]).long(), torch.maximum(ei[0], ei[1]).long()

@@ -35,6 +35,7 @@ from partitioning.synthetic import (
     synthetic_graph_blocks,
 )
 from scalegnn.data.loaded import LoadedDataset
+from scalegnn.data.validate import check_float, check_int, check_option
 
 __all__ = ["load_synthetic", "random_node_split", "synthetic_graph"]
 
@@ -65,17 +66,17 @@ def synthetic_graph(
         (``int64``, symmetric, no self-loops, sorted by source then target) and
         ``y [n]`` (``int64``).
     """
-    num_nodes, num_edges = int(num_nodes), int(num_edges)
-    if kind not in SYNTHETIC_KINDS:
-        raise ValueError(f"kind must be one of {SYNTHETIC_KINDS}, got {kind!r}")
-    if num_nodes < 1:
-        raise ValueError(f"num_nodes must be >= 1, got {num_nodes}")
-    if num_edges < 0 or num_edges % 2:
+    num_nodes = check_int(num_nodes, "num_nodes", min_value=1)
+    num_edges = check_int(num_edges, "num_edges", min_value=0)
+    num_features = check_int(num_features, "num_features", min_value=1)
+    num_classes = check_int(num_classes, "num_classes", min_value=1, max_value=num_nodes)
+    check_option(kind, "kind", SYNTHETIC_KINDS)
+    seed = check_int(seed, "seed", min_value=0)
+    if num_edges % 2:
         raise ValueError(f"num_edges counts both directions of each edge: it must be even and >= 0, got {num_edges}")
-    if num_features < 1:
-        raise ValueError(f"num_features must be >= 1, got {num_features}")
-    if not 1 <= num_classes <= num_nodes:
-        raise ValueError(f"num_classes must be in [1, num_nodes={num_nodes}], got {num_classes}")
+    if num_edges > num_nodes * (num_nodes - 1):
+        raise ValueError(f"num_edges={num_edges} exceeds the {num_nodes * (num_nodes - 1)} directed edges a simple "
+                         f"graph on {num_nodes} nodes can have")
     adj, blocks = synthetic_graph_blocks(kind, num_nodes, num_edges, num_blocks=num_classes, seed=seed)
     x = synthetic_features(blocks, num_features, num_classes=num_classes, seed=seed)
     edge_index = torch.empty((2, adj.nnz), dtype=torch.long)
@@ -86,7 +87,19 @@ def synthetic_graph(
 
 
 def random_node_split(num_nodes: int, seed: int = 0, fractions=(0.6, 0.2, 0.2)) -> Dict[str, Tensor]:
-    """Disjoint ``train``/``valid``/``test`` node ids covering all nodes (sorted ``int64`` tensors)."""
+    """Disjoint ``train``/``valid``/``test`` node ids covering all nodes (sorted ``int64`` tensors).
+
+    ``fractions`` are three non-negative numbers summing to 1 (train, valid, test).
+    """
+    num_nodes = check_int(num_nodes, "num_nodes", min_value=1)
+    seed = check_int(seed, "seed", min_value=0)
+    try:
+        fractions = tuple(check_float(f, "each of fractions", min_value=0.0, max_value=1.0) for f in fractions)
+    except TypeError as err:
+        raise TypeError(f"fractions must be three numbers (train, valid, test), got {fractions!r}: {err}") from None
+    if len(fractions) != 3 or abs(sum(fractions) - 1.0) > 1e-6:
+        raise ValueError(f"fractions must be three numbers (train, valid, test) in [0, 1] summing to 1, "
+                         f"got {fractions}")
     perm = np.random.default_rng([seed, 2]).permutation(num_nodes)
     n_train = int(round(fractions[0] * num_nodes))
     n_valid = int(round(fractions[1] * num_nodes))
@@ -102,6 +115,9 @@ def load_synthetic(name: str, seed: int = 0) -> LoadedDataset:
         PyG ``Data(x, edge_index, y)``, a random 60/20/20 split, metric ``'acc'``,
         ``min(40, n)`` classes and 128 feature channels.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string like 'synthetic-10k-100k', got {name!r} ({type(name).__name__})")
+    seed = check_int(seed, "seed", min_value=0)
     kind, n, m = parse_synthetic_name(name)
     num_classes = min(DEFAULT_NUM_BLOCKS, n)
     data = synthetic_graph(n, m, DEFAULT_NUM_FEATURES, num_classes, kind=kind, seed=seed)

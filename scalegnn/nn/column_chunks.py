@@ -13,15 +13,26 @@ from typing import List, Optional
 import torch
 from tqdm.auto import tqdm
 
+from scalegnn.data.validate import check_bool, check_float, check_int
+
 __all__ = ["column_chunks", "default_memory_budget", "progress_bar", "PROGRESS_MIN_WORK"]
 
 #: work (in multiply-adds) above which ``progress=None`` shows a progress bar.
 PROGRESS_MIN_WORK = 2e9
 
 
+def _as_device(device) -> torch.device:
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a torch.device or a name like 'cpu' / 'cuda:0', got {device!r}")
+    try:
+        return torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"device must be a torch.device or a name like 'cpu' / 'cuda:0', got {device!r}") from err
+
+
 def default_memory_budget(device: torch.device) -> int:
     """Bytes the working buffers of one chunk may take: half the free GPU memory, or a quarter of RAM (max 8 GiB)."""
-    device = torch.device(device)
+    device = _as_device(device)
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return int(free // 2)
@@ -49,20 +60,25 @@ def column_chunks(
         itemsize: bytes per element.
         buffers: how many ``num_rows x width`` buffers one chunk keeps alive.
         chunk_size: explicit width; overrides the budget.
-        memory_budget: bytes the buffers may take (default :func:`default_memory_budget`).
+        memory_budget: bytes the buffers may take, positive (default :func:`default_memory_budget`).
         device: where the buffers live (for the default budget).
     """
+    num_cols = check_int(num_cols, "num_cols", min_value=0)
+    num_rows = check_int(num_rows, "num_rows", min_value=0)
+    itemsize = check_int(itemsize, "itemsize", min_value=1)
+    buffers = check_float(buffers, "buffers", min_value=0.0, min_open=True)
+    if chunk_size is not None:
+        chunk_size = check_int(chunk_size, "chunk_size", min_value=1)
+    if memory_budget is not None:
+        # a byte budget, so 1e9 is fine; fractions of a byte are rounded down
+        memory_budget = max(1, int(check_float(memory_budget, "memory_budget", min_value=0.0, min_open=True)))
     if num_cols == 0:
         return []
     if chunk_size is not None:
-        if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size <= 0:
-            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         width = chunk_size
     else:
         if memory_budget is None:
             memory_budget = default_memory_budget(device)
-        if memory_budget <= 0:
-            raise ValueError(f"memory_budget must be positive, got {memory_budget}")
         width = int(memory_budget // max(1.0, buffers * num_rows * itemsize))
         width = max(1, width)
     width = min(width, num_cols)
@@ -71,5 +87,11 @@ def column_chunks(
 
 def progress_bar(total: int, desc: str, progress: Optional[bool], work: float) -> tqdm:
     """A tqdm bar over ``total`` steps, shown when ``progress`` is True, or None and ``work`` is large."""
+    total = check_int(total, "total", min_value=0)
+    if not isinstance(desc, str):
+        raise TypeError(f"desc must be a string, got {desc!r}")
+    if progress is not None:
+        check_bool(progress, "progress")
+    work = check_float(work, "work", min_value=0.0)
     show = bool(progress) if progress is not None else work >= PROGRESS_MIN_WORK
     return tqdm(total=total, desc=desc, disable=not show, leave=False)

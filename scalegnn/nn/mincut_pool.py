@@ -42,7 +42,8 @@ from typing import Any, NamedTuple, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from scalegnn.data.validate import validate_edge_index
+from scalegnn.data.validate import (check_edge_weight, check_finite, check_float, check_int, check_probability,
+                                    check_tensor, validate_edge_index)
 
 __all__ = ["MinCutPool", "MinCutOutput", "sparse_mincut_pool", "dense_mincut_pool", "EPS"]
 
@@ -166,6 +167,10 @@ def _check_clusters(k: int, num_nodes: int, single_graph: bool = True) -> None:
         )
 
 
+def _check_temp(temp: Any) -> float:
+    return check_float(temp, "temp", min_value=0.0, min_open=True)
+
+
 def _check_batch(batch: Tensor, num_nodes: int) -> int:
     """Validate a PyG batch vector and return the number of graphs."""
     if not isinstance(batch, Tensor) or batch.dtype not in (torch.int64, torch.int32):
@@ -217,8 +222,9 @@ def sparse_mincut_pool(
         to_dense_batch(s), mask)`` up to the numerical-safety cases in the module doc.
         Memory is ``O(E + N (K + F) + B K max(K, F))``.
     """
-    if not isinstance(x, Tensor) or not isinstance(s, Tensor):
-        raise TypeError("x and s must be torch tensors")
+    check_tensor(x, "x")
+    check_tensor(s, "s")
+    temp = _check_temp(temp)
     if x.dim() == 1:
         x = x.unsqueeze(-1)
     if x.dim() != 2:
@@ -232,6 +238,8 @@ def sparse_mincut_pool(
         )
     if not torch.is_floating_point(x) or not torch.is_floating_point(s):
         raise ValueError(f"x and s must be floating point, got {x.dtype} and {s.dtype}")
+    check_finite(x, "x")
+    check_finite(s, "s")
     k = s.size(1)
     _check_clusters(k, n, single_graph=batch is None)
     validate_edge_index(edge_index, n)
@@ -251,11 +259,7 @@ def sparse_mincut_pool(
     if edge_weight is None:
         weight = torch.ones(src.numel(), dtype=dtype, device=x.device)
     else:
-        if edge_weight.dim() != 1 or edge_weight.numel() != src.numel():
-            raise ValueError(
-                f"edge_weight has shape {list(edge_weight.shape)} but edge_index has {src.numel()} edges"
-            )
-        weight = edge_weight.to(dtype)
+        weight = check_edge_weight(edge_weight, src.numel()).to(dtype)  # finite, >= 0 (degrees, cut)
 
     s = torch.softmax(s / temp if temp != 1.0 else s, dim=-1).to(dtype)
     x = x.to(dtype)
@@ -294,6 +298,20 @@ def dense_mincut_pool(
     (2-D inputs are one graph). Differs from PyG only where PyG returns NaN (see
     the module doc). Memory ``O(B N^2)``: use :func:`sparse_mincut_pool` for large graphs.
     """
+    for t, name in ((x, "x"), (adj, "adj"), (s, "s")):
+        check_tensor(t, name, dims=(2, 3), floating=True)
+        check_finite(t, name)
+    temp = _check_temp(temp)
+    if adj.layout != torch.strided:
+        raise TypeError(f"adj must be a dense tensor here, got layout {adj.layout}; sparse graphs go through "
+                        f"sparse_mincut_pool (x, edge_index, s, batch)")
+    if bool((adj < 0).any()):
+        raise ValueError("adj has negative entries; minCUT pooling needs non-negative edge weights")
+    if mask is not None:
+        check_tensor(mask, "mask", dims=(1, 2))
+        if mask.dtype != torch.bool:
+            raise ValueError(f"mask must be a boolean tensor [B, N], got dtype {mask.dtype}")
+        mask = mask.unsqueeze(0) if mask.dim() == 1 else mask
     x = x.unsqueeze(0) if x.dim() == 2 else x
     adj = adj.unsqueeze(0) if adj.dim() == 2 else adj
     s = s.unsqueeze(0) if s.dim() == 2 else s
@@ -388,13 +406,19 @@ class MinCutPool(torch.nn.Module):
         temp: float = 1.0,
     ) -> None:
         super().__init__()
+        in_channels = check_int(in_channels, "in_channels", min_value=1)
+        num_clusters = check_int(num_clusters, "num_clusters")
         if num_clusters < 2:
             raise ValueError(f"minCUT pooling needs at least 2 clusters, got num_clusters={num_clusters}")
-        if in_channels < 1:
-            raise ValueError(f"in_channels must be positive, got {in_channels}")
+        if isinstance(mlp_hidden, (str, bytes)) or not hasattr(mlp_hidden, "__iter__"):
+            raise TypeError(f"mlp_hidden must be a sequence of hidden sizes such as (16,), got {mlp_hidden!r}")
+        mlp_hidden = [check_int(h, f"mlp_hidden[{i}]", min_value=1) for i, h in enumerate(mlp_hidden)]
+        if act is not None and not isinstance(act, torch.nn.Module):
+            raise TypeError(f"act must be a torch.nn.Module such as torch.nn.ReLU() or None, got {act!r}")
+        dropout = check_probability(dropout, "dropout", allow_one=False)
         self.in_channels = in_channels
         self.num_clusters = num_clusters
-        self.temp = temp
+        self.temp = _check_temp(temp)
         layers = []
         sizes = [in_channels, *mlp_hidden, num_clusters]
         for i in range(len(sizes) - 1):
@@ -413,7 +437,8 @@ class MinCutPool(torch.nn.Module):
 
     def logits(self, x: Tensor) -> Tensor:
         """Assignment logits ``MLP(x)`` (``[..., K]``)."""
-        if x.size(-1) != self.in_channels:
+        check_tensor(x, "x", floating=True)
+        if x.dim() == 0 or x.size(-1) != self.in_channels:
             raise ValueError(f"x has {x.size(-1)} channels but MinCutPool expects in_channels={self.in_channels}")
         return self.mlp(x)
 
@@ -430,6 +455,10 @@ class MinCutPool(torch.nn.Module):
         edge_weight: Optional[Tensor] = None,
         mask: Optional[Tensor] = None,
     ) -> MinCutOutput:
+        check_tensor(x, "x", dims=(2, 3), floating=True)
+        if not isinstance(edge_index, Tensor) and not _is_sparse_adjacency(edge_index):
+            raise TypeError(f"edge_index must be a [2, E] tensor, a sparse adjacency or a dense adj [B, N, N], "
+                            f"got {type(edge_index).__name__}")
         if isinstance(edge_index, Tensor) and edge_index.layout == torch.strided and torch.is_floating_point(edge_index):
             if batch is not None or edge_weight is not None:
                 raise ValueError("the dense path takes (x, adj, mask=...); batch/edge_weight belong to the sparse path")

@@ -22,12 +22,14 @@ from typing import Sequence, Union
 import torch
 from torch import Tensor
 
+from scalegnn.data.validate import check_float, check_int
+
 __all__ = ["ppr_weights", "heat_kernel_weights", "sgc_weights", "as_weights"]
 
 
-def _check_levels(num_levels: int) -> None:
-    if not isinstance(num_levels, int) or isinstance(num_levels, bool) or num_levels < 0:
-        raise ValueError(f"the number of levels L must be a non-negative integer, got {num_levels!r}")
+def _check_levels(num_levels: int, name: str = "num_levels") -> int:
+    """``L`` as a Python int (numpy / 0-d tensor integers accepted); floats and negatives rejected."""
+    return check_int(num_levels, name, min_value=0)
 
 
 def ppr_weights(alpha: float, num_levels: int) -> Tensor:
@@ -37,9 +39,8 @@ def ppr_weights(alpha: float, num_levels: int) -> Tensor:
         alpha: teleport probability, :math:`0 < \alpha \le 1`.
         num_levels: :math:`L`, the last propagation level.
     """
-    _check_levels(num_levels)
-    if not 0.0 < alpha <= 1.0:
-        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+    num_levels = _check_levels(num_levels)
+    alpha = check_float(alpha, "alpha", min_value=0.0, max_value=1.0, min_open=True)
     levels = torch.arange(num_levels + 1, dtype=torch.float64)
     return alpha * (1.0 - alpha) ** levels
 
@@ -51,9 +52,8 @@ def heat_kernel_weights(t: float, num_levels: int) -> Tensor:
         t: diffusion time, :math:`t > 0`.
         num_levels: :math:`L`, the last propagation level.
     """
-    _check_levels(num_levels)
-    if not t > 0:
-        raise ValueError(f"the heat-kernel time t must be positive, got {t}")
+    num_levels = _check_levels(num_levels)
+    t = check_float(t, "t", min_value=0.0, min_open=True)
     return torch.tensor(
         [math.exp(-t + ell * math.log(t) - math.lgamma(ell + 1)) for ell in range(num_levels + 1)],
         dtype=torch.float64,
@@ -62,7 +62,7 @@ def heat_kernel_weights(t: float, num_levels: int) -> Tensor:
 
 def sgc_weights(K: int) -> Tensor:
     r"""The one-hot sequence :math:`w = e_K` (:math:`P = T^K X`, SGC's propagation)."""
-    _check_levels(K)
+    K = _check_levels(K, "K")
     w = torch.zeros(K + 1, dtype=torch.float64)
     w[K] = 1.0
     return w
@@ -70,7 +70,12 @@ def sgc_weights(K: int) -> Tensor:
 
 def as_weights(weights: Union[Tensor, Sequence[float]]) -> Tensor:
     """Validate a user-given weight sequence and return it as a 1-D float64 tensor."""
-    w = torch.as_tensor(weights, dtype=torch.float64).detach().cpu()
+    if isinstance(weights, (str, bytes)) or not (isinstance(weights, Tensor) or hasattr(weights, "__len__")):
+        raise TypeError(f"weights must be a sequence or 1-D tensor of numbers w_0..w_L, got {weights!r}")
+    try:
+        w = torch.as_tensor(weights, dtype=torch.float64).detach().cpu()
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise TypeError(f"weights must be a sequence or 1-D tensor of numbers w_0..w_L, got {weights!r}") from err
     if w.dim() != 1 or w.numel() == 0:
         raise ValueError(f"weights must be a non-empty 1-D sequence w_0..w_L, got shape {list(w.shape)}")
     if not bool(torch.isfinite(w).all()):

@@ -17,15 +17,24 @@ from typing import Any, Callable, Iterator, List, Optional
 import torch
 from torch import Tensor
 
-from scalegnn.data.validate import validate_graph
+from scalegnn.data.validate import check_bool, check_index, check_int, validate_graph
 
 __all__ = ["RandomPartitionLoader", "random_partition", "partition_subgraphs", "predict_random_partitions"]
 
 
-def random_partition(num_nodes: int, num_parts: int, generator: Optional[torch.Generator] = None) -> Tensor:
-    """A part id in ``[0, num_parts)`` per node; parts differ in size by at most one node."""
+def _check_num_parts(num_parts: Any) -> int:
+    num_parts = check_int(num_parts, "num_parts")
     if num_parts < 1:
         raise ValueError(f"num_parts must be >= 1, got {num_parts}")
+    return num_parts
+
+
+def random_partition(num_nodes: int, num_parts: int, generator: Optional[torch.Generator] = None) -> Tensor:
+    """A part id in ``[0, num_parts)`` per node; parts differ in size by at most one node."""
+    num_nodes = check_int(num_nodes, "num_nodes", min_value=1)
+    num_parts = _check_num_parts(num_parts)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
     if num_parts > num_nodes:
         raise ValueError(f"num_parts={num_parts} exceeds the number of nodes ({num_nodes})")
     perm = torch.randperm(num_nodes, generator=generator)
@@ -42,10 +51,18 @@ def partition_subgraphs(data: Any, part: Tensor, num_parts: int) -> Iterator[Any
     ``n_id`` holds the global ids of the batch's nodes (ascending) and
     ``e_id`` those of its edges. Edges between parts are dropped.
     """
+    validate_graph(data)
+    num_parts = _check_num_parts(num_parts)
+    check_index(part, "part", num_parts, what="parts")
+    if part.numel() != data.num_nodes:
+        raise ValueError(f"part has {part.numel()} entries but the graph has {data.num_nodes} nodes")
+    return _subgraphs(data, part, num_parts)
+
+
+def _subgraphs(data: Any, part: Tensor, num_parts: int) -> Iterator[Any]:
+    """:func:`partition_subgraphs` on arguments already checked (the loader's per-epoch path)."""
     num_nodes = data.num_nodes
     part = part.to(torch.long).cpu()
-    if part.numel() != num_nodes:
-        raise ValueError(f"part has {part.numel()} entries but the graph has {num_nodes} nodes")
     # Nodes grouped by part, ascending global id inside each part.
     node_order = torch.argsort(part * num_nodes + torch.arange(num_nodes))
     node_counts = torch.bincount(part, minlength=num_parts)
@@ -103,16 +120,15 @@ class RandomPartitionLoader:
 
     def __init__(self, data: Any, num_parts: int, shuffle: bool = True, seed: Optional[int] = None) -> None:
         validate_graph(data)
-        if int(num_parts) < 1:
-            raise ValueError(f"num_parts must be >= 1, got {num_parts}")
+        num_parts = _check_num_parts(num_parts)
         if num_parts > data.num_nodes:
             raise ValueError(f"num_parts={num_parts} exceeds the number of nodes ({data.num_nodes})")
         self.data = data
-        self.num_parts = int(num_parts)
-        self.shuffle = shuffle
+        self.num_parts = num_parts
+        self.shuffle = check_bool(shuffle, "shuffle")
         self.generator = torch.Generator()
         if seed is not None:
-            self.generator.manual_seed(int(seed))
+            self.generator.manual_seed(check_int(seed, "seed", min_value=0))
         else:
             self.generator.seed()
 
@@ -121,7 +137,7 @@ class RandomPartitionLoader:
 
     def __iter__(self) -> Iterator[Any]:
         part = random_partition(self.data.num_nodes, self.num_parts, self.generator)
-        batches: List[Any] = list(partition_subgraphs(self.data, part, self.num_parts))
+        batches: List[Any] = list(_subgraphs(self.data, part, self.num_parts))
         order = torch.randperm(self.num_parts, generator=self.generator) if self.shuffle else range(self.num_parts)
         for i in order:
             yield batches[int(i)]
@@ -151,8 +167,9 @@ def predict_random_partitions(
     Returns:
         ``[N, C]`` mean prediction of every node over the views.
     """
-    if num_views < 1:
-        raise ValueError(f"num_views must be >= 1, got {num_views}")
+    if not callable(forward):
+        raise TypeError(f"forward must be a callable batch -> predictions, got {type(forward).__name__}")
+    num_views = check_int(num_views, "num_views", min_value=1)
     loader = RandomPartitionLoader(data, num_parts, shuffle=False, seed=seed)
     total: Optional[Tensor] = None
     for _ in range(num_views):
