@@ -1,0 +1,140 @@
+"""``DistributedNodeTask``: full-batch node classification across ranks, for the shared ``Trainer``.
+
+Each rank computes the loss of its own training rows, divided by the *global*
+number of training nodes, so the sum over ranks is the single-process mean
+loss and the summed weight gradients (one all-reduce per step) equal the
+single-process gradients. Metrics are counted per rank and summed (accuracy),
+or the split's predictions are gathered (ROC-AUC, which does not decompose),
+so every rank sees the same numbers and early stopping stops every rank at the
+same epoch. Communication statistics of each training step (rows, bytes and
+messages per layer and direction, time blocked on the exchange) are reduced
+over ranks and returned with the metrics, so they land in ``metrics.jsonl``.
+"""
+from __future__ import annotations
+
+import time
+from typing import Dict, List
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor
+
+from scalegnn.distributed.context import DistContext
+from scalegnn.distributed.local_graph import SPLITS, LocalGraph
+from scalegnn.train.evaluation import predict_labels, score
+from scalegnn.train.tasks import split_key
+
+__all__ = ["DistributedNodeTask", "all_reduce_gradients"]
+
+
+def all_reduce_gradients(model: torch.nn.Module, ctx: DistContext) -> None:
+    """Sum every parameter's gradient over ranks in one flat all-reduce (missing gradients count as zero)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params or ctx.world_size == 1:
+        return
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    offset = 0
+    for p in params:
+        n = p.numel()
+        p.grad = flat[offset:offset + n].view_as(p).clone()
+        offset += n
+
+
+def broadcast_parameters(model: torch.nn.Module, ctx: DistContext) -> None:
+    """Make every rank start from rank 0's parameters and buffers."""
+    if ctx.world_size == 1:
+        return
+    with torch.no_grad():
+        for t in list(model.parameters()) + list(model.buffers()):
+            dist.broadcast(t.data, src=0)
+
+
+class DistributedNodeTask:
+    """Row-parallel full-batch node classification (see module docstring).
+
+    Args:
+        ctx: the run's :class:`~scalegnn.distributed.DistContext`.
+        graph: this rank's :class:`~scalegnn.distributed.LocalGraph`.
+        metric: ``"acc"`` or ``"rocauc"`` (multi-task binary, BCE loss).
+        evaluator: OGB evaluator used for ``"rocauc"`` on the gathered predictions.
+
+    The model is called as ``model(graph)`` and returns ``[num_owned, C]`` logits.
+    """
+
+    def __init__(self, ctx: DistContext, graph: LocalGraph, metric: str = "acc", evaluator=None) -> None:
+        if metric not in ("acc", "rocauc"):
+            raise ValueError(f"distributed training supports metric 'acc' or 'rocauc', got {metric!r}")
+        if graph.split_sizes.get("train", 0) < 1:
+            raise ValueError("the partitioned graph has no training nodes on any rank")
+        self.ctx, self.graph, self.metric, self.evaluator = ctx, graph, metric, evaluator
+        self.last_comm: Dict[str, float] = {}
+
+    def _loss_sum(self, out: Tensor, rows: Tensor) -> Tensor:
+        y = self.graph.y[rows]
+        if self.metric == "rocauc":
+            target = y.to(out.dtype)
+            labeled = ~torch.isnan(target)
+            return F.binary_cross_entropy_with_logits(out[rows][labeled], target[labeled], reduction="sum")
+        return F.cross_entropy(out[rows], y.view(-1), reduction="sum")
+
+    def train_epoch(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> float:
+        model.train()
+        optimizer.zero_grad()
+        plan = self.graph.plan
+        plan.stats.reset()
+        start = time.perf_counter()
+        out = model(self.graph)
+        rows = self.graph.masks["train"].nonzero().view(-1)
+        count = self.graph.split_sizes["train"]
+        if self.metric == "rocauc":  # mean over labeled (node, task) entries, as supervised_loss takes it
+            count = int(self.ctx.all_reduce_sum([float((~torch.isnan(self.graph.y[rows].float())).sum())])[0])
+        loss = self._loss_sum(out, rows) / count
+        loss.backward()  # every rank, even one without training rows: the backward exchanges are collective
+        all_reduce_gradients(model, self.ctx)
+        optimizer.step()
+        seconds = time.perf_counter() - start
+        total_loss = self.ctx.all_reduce_sum([float(loss.detach())])[0]
+        self.last_comm = self._reduce_comm(seconds)
+        return total_loss
+
+    def _reduce_comm(self, seconds: float) -> Dict[str, float]:
+        stats = self.graph.plan.stats
+        fwd, bwd = stats.totals("forward"), stats.totals("backward")
+        sums = self.ctx.all_reduce_sum([fwd["rows"], bwd["rows"], fwd["bytes"] + bwd["bytes"],
+                                        fwd["messages"] + bwd["messages"]])
+        maxima = self.ctx.all_reduce_max([fwd["rows"] + fwd["rows_recv"], fwd["wait_s"] + bwd["wait_s"], seconds])
+        wait = maxima[1]
+        return {"comm_rows_forward": sums[0], "comm_rows_backward": sums[1], "comm_bytes": sums[2],
+                "comm_messages": sums[3], "comm_max_rank_rows": maxima[0], "comm_wait_s": wait,
+                "step_s": maxima[2], "comm_wait_share": wait / maxima[2] if maxima[2] > 0 else 0.0}
+
+    @torch.no_grad()
+    def evaluate(self, model: torch.nn.Module) -> Dict[str, float]:
+        model.eval()
+        out = model(self.graph)
+        metrics: Dict[str, float] = {}
+        if self.metric == "acc":
+            pred = predict_labels(out)
+            counts: List[float] = []
+            for split in SPLITS:
+                rows = self.graph.masks[split]
+                counts.append(float((pred[rows] == self.graph.y[rows].view(-1)).sum()))
+            correct = self.ctx.all_reduce_sum(counts)
+            for split, c in zip(SPLITS, correct):
+                if self.graph.split_sizes[split]:
+                    metrics[split_key(split, "acc")] = c / self.graph.split_sizes[split]
+        else:
+            for split in SPLITS:
+                rows = self.graph.masks[split]
+                if not self.graph.split_sizes[split]:
+                    continue
+                pieces: List = [None] * self.ctx.world_size
+                dist.all_gather_object(pieces, (self.graph.y[rows].cpu(), out[rows].cpu()))
+                y = torch.cat([p[0] for p in pieces])
+                pred = torch.cat([p[1] for p in pieces])
+                metrics[split_key(split, self.metric)] = score(self.metric, y, pred, self.evaluator)
+        metrics.update(self.last_comm)
+        return metrics
