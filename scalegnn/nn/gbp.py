@@ -94,17 +94,21 @@ cost less than for all of them (see :class:`GBPStats`).
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from scalegnn.data.validate import validate_edge_index, validate_features, validate_node_ids
+from scalegnn.data.validate import validate_edge_index, validate_node_ids
 from scalegnn.nn.column_chunks import column_chunks, progress_bar
 from scalegnn.nn.csr_spmm import csr_spmm
+from scalegnn.nn.out_of_core import FeatureSource, ResultSink, block_budget, stream_blocks
 from scalegnn.nn.forward_push import PushCounter, TransitionMatrix, build_transition, push_frontier
 from scalegnn.nn.propagation_weights import as_weights, ppr_weights
 from scalegnn.nn.reverse_walks import sample_walks
@@ -113,6 +117,7 @@ from scalegnn.nn.sgc import resolve_adjacency
 __all__ = ["gbp_precompute", "gbp_exact", "GBP", "GBPStats", "transition_matrix"]
 
 WeightsLike = Union[Tensor, Sequence[float]]
+FeaturesLike = Union[Tensor, np.ndarray, str, os.PathLike]
 
 
 @dataclass
@@ -300,7 +305,7 @@ class _WalkCorrection:
 
 
 def gbp_precompute(
-    x: Tensor,
+    x: FeaturesLike,
     graph: Any,
     weights: WeightsLike,
     r: float = 0.5,
@@ -318,13 +323,16 @@ def gbp_precompute(
     stratify_walks: bool = True,
     progress: Optional[bool] = None,
     return_stats: bool = False,
-) -> Union[Tensor, Tuple[Tensor, GBPStats]]:
+    out: Optional[Union[str, os.PathLike]] = None,
+) -> Union[Tensor, Path, Tuple[Union[Tensor, Path], GBPStats]]:
     r"""Estimate rows of :math:`P = \sum_{\ell=0}^L w_\ell (D^{r-1}\tilde A D^{-r})^\ell X` by bidirectional propagation.
 
     The method and its error bounds are in this module's docstring.
 
     Args:
-        x: ``[N, F]`` floating features (NaN/inf raise ``ValueError``).
+        x: ``[N, F]`` floating features (NaN/inf raise ``ValueError``); also
+            a numpy array / ``np.memmap`` or an ``.npy`` path, read one column
+            block at a time (see :mod:`scalegnn.nn.out_of_core`).
         graph: ``edge_index`` ``[2, E]`` (PyG convention), a PyG ``Data``,
             or a prebuilt :func:`transition_matrix` (reused across calls).
         weights: :math:`w_0..w_L` (see :mod:`scalegnn.nn.propagation_weights`).
@@ -358,16 +366,17 @@ def gbp_precompute(
             :func:`~scalegnn.nn.reverse_walks.sample_walks`).
         progress: show a progress bar (default: for large inputs).
         return_stats: also return :class:`GBPStats`.
+        out: path of a new ``.npy`` file for the result, written one column
+            block at a time (see :func:`~scalegnn.nn.sgc.sgc_precompute`).
 
     Returns:
         ``[len(nodes), F]`` (or ``[N, F]``) estimate :math:`\hat P`, in
-        ``nodes`` order, with ``x``'s dtype and device; and the stats when
-        ``return_stats``.
+        ``nodes`` order, with ``x``'s dtype and device (CPU for array/file
+        features), or the result file's ``Path`` with ``out``; and the stats
+        when ``return_stats``.
     """
     start_time = time.perf_counter()
-    validate_features(x)
-    if x.dim() != 2:
-        raise ValueError(f"x must be a [num_nodes, channels] matrix, got shape {list(x.shape)}")
+    source = FeatureSource(x)
     w = as_weights(weights)
     L = w.numel() - 1
     _check_r(r)
@@ -375,9 +384,10 @@ def gbp_precompute(
         raise ValueError(f"rmax must be a positive finite threshold, got {rmax!r}")
     if not isinstance(walks_per_node, int) or isinstance(walks_per_node, bool) or walks_per_node < 0:
         raise ValueError(f"walks_per_node must be a non-negative integer, got {walks_per_node!r}")
-    n, num_cols = x.shape
-    device = torch.device(device) if device is not None else x.device
-    dtype = x.dtype
+    n, num_cols = source.shape
+    home = source.device
+    device = torch.device(device) if device is not None else home
+    dtype = source.dtype
     T = transition_matrix(graph, n, add_self_loops, dtype, device)
     targets = _resolve_nodes(nodes, n, device)
     num_targets = n if targets is None else targets.numel()
@@ -405,11 +415,12 @@ def gbp_precompute(
         del seen
         stats.time_walks = time.perf_counter() - t0
     # A chunk keeps R, R_next, the mask and a temporary (~4 N x c) and the target rows (twice with walks).
-    buffers = 4 + (2 if use_walks else 1) * num_targets / n
-    chunks = column_chunks(num_cols, n, x.element_size(), buffers, chunk_size, memory_budget, device)
+    buffers = 4 + (2 if use_walks else 1) * num_targets / n + (0 if source.in_memory else 1)
+    chunks = block_budget(num_cols, n, source.itemsize, buffers, chunk_size, memory_budget, device,
+                          streamed=not source.in_memory).blocks
     stats.chunks = len(chunks)
     counter = PushCounter()
-    out = torch.empty(num_targets, num_cols, dtype=dtype, device=x.device)
+    sink = ResultSink((num_targets, num_cols), dtype, out, device=home)
     # Row-sparse residues are added to the target rows through a lookup table
     # (node -> accumulator row, -1 if none): no N x c pass.
     if targets is None:
@@ -422,33 +433,40 @@ def gbp_precompute(
         num_acc = uniq.numel()
     work = float(T.num_entries) * num_cols * L
     t_push = time.perf_counter()
-    with progress_bar(len(chunks) * max(L, 1), "gbp_precompute", progress, work) as bar:
-        for cols in chunks:
-            block = x[:, cols].to(device) * scale_in.unsqueeze(1)
-            rows = None  # residue of the current level: block holds rows `rows` (None: all N)
-            c = block.size(1)
-            threshold = rmax * block.abs().sum(0)  # ||D^-r x||_1 per column (4x faster than vector_norm over dim 0)
-            acc = torch.zeros(num_acc, c, dtype=dtype, device=device)
-            if use_walks:
-                corr.begin()
-            for ell in range(L + 1):
-                _add_rows(acc, rows, block, uniq, tslot, wl[ell])
-                if ell == L:
-                    break
-                rows_next, block_next, pushed = push_frontier(T, rows, block, threshold, counter, dense_fraction,
-                                                              push_all_dense)
-                if use_walks:  # level ell's leftover residue, used by the walks' steps j <= L - ell
-                    corr.add_level(ell, rows, block, pushed)
-                del pushed
-                rows, block = rows_next, block_next
-                bar.update(1)
-            del block
-            res = acc if inv is None else acc[inv]
-            if use_walks:
-                term = corr.result()
-                if term is not None:
-                    res = res + term
-            out[:, cols] = (res * scale_out_t.unsqueeze(1)).to(x.device)
+    def compute(cols: slice, block: Tensor) -> Tensor:
+        block = block * scale_in.unsqueeze(1)
+        rows = None  # residue of the current level: block holds rows `rows` (None: all N)
+        c = block.size(1)
+        threshold = rmax * block.abs().sum(0)  # ||D^-r x||_1 per column (4x faster than vector_norm over dim 0)
+        acc = torch.zeros(num_acc, c, dtype=dtype, device=device)
+        if use_walks:
+            corr.begin()
+        for ell in range(L + 1):
+            _add_rows(acc, rows, block, uniq, tslot, wl[ell])
+            if ell == L:
+                break
+            rows_next, block_next, pushed = push_frontier(T, rows, block, threshold, counter, dense_fraction,
+                                                          push_all_dense)
+            if use_walks:  # level ell's leftover residue, used by the walks' steps j <= L - ell
+                corr.add_level(ell, rows, block, pushed)
+            del pushed
+            rows, block = rows_next, block_next
+            bar.update(1)
+        del block
+        res = acc if inv is None else acc[inv]
+        if use_walks:
+            term = corr.result()
+            if term is not None:
+                res = res + term
+        return res * scale_out_t.unsqueeze(1)
+
+    try:
+        with progress_bar(len(chunks) * max(L, 1), "gbp_precompute (blocks x levels)", progress, work) as bar:
+            stream_blocks(source, chunks, compute, sink, device)
+    except BaseException:
+        sink.abort()
+        raise
+    result = sink.result()
     stats.time_push = time.perf_counter() - t_push
     if use_walks:
         stats.correction_updates = corr.updates
@@ -457,11 +475,11 @@ def gbp_precompute(
     stats.dense_push_levels = counter.dense_levels
     stats.sparse_push_levels = counter.sparse_levels
     stats.time_total = time.perf_counter() - start_time
-    return (out, stats) if return_stats else out
+    return (result, stats) if return_stats else result
 
 
 def gbp_exact(
-    x: Tensor,
+    x: FeaturesLike,
     graph: Any,
     weights: WeightsLike,
     r: float = 0.5,
@@ -471,20 +489,23 @@ def gbp_exact(
     device: Optional[Union[str, torch.device]] = None,
     memory_budget: Optional[int] = None,
     progress: Optional[bool] = None,
-) -> Tensor:
+    out: Optional[Union[str, os.PathLike]] = None,
+) -> Union[Tensor, Path]:
     r""":math:`\sum_{\ell=0}^L w_\ell T^\ell X` exactly, by :math:`L` CSR SpMMs per column chunk.
 
     The full-graph reference that :func:`gbp_precompute` approximates; same
     arguments. ``graph`` may also be a prebuilt normalized ``[N, N]`` sparse
-    :math:`T`, used as is.
+    :math:`T`, used as is. ``x`` may be a numpy array / ``np.memmap`` or an
+    ``.npy`` path and ``out`` the path of a new ``.npy`` result file: column
+    blocks are then streamed (:mod:`scalegnn.nn.out_of_core`) and the peak
+    memory is the graph plus four ``N x block`` buffers.
     """
-    validate_features(x)
-    if x.dim() != 2:
-        raise ValueError(f"x must be a [num_nodes, channels] matrix, got shape {list(x.shape)}")
+    source = FeatureSource(x)
     w = as_weights(weights)
     _check_r(r)
-    n = x.size(0)
-    device = torch.device(device) if device is not None else x.device
+    n, f = source.shape
+    home = source.device
+    device = torch.device(device) if device is not None else home
     if isinstance(graph, Tensor) and not (graph.layout == torch.strided and not torch.is_floating_point(graph)):
         adj = graph
     else:
@@ -492,21 +513,29 @@ def gbp_exact(
         if n_graph is not None and n_graph != n:
             raise ValueError(f"the graph has {n_graph} nodes but x has {n} rows")
         adj = edge_index
-    Tm = resolve_adjacency(adj, n, "gen", r, add_self_loops, x.dtype, device)
+    Tm = resolve_adjacency(adj, n, "gen", r, add_self_loops, source.dtype, device)
     L = w.numel() - 1
-    chunks = column_chunks(x.size(1), n, x.element_size(), 4, chunk_size, memory_budget, device)
-    out = torch.empty_like(x)
-    work = float(Tm.values().numel()) * x.size(1) * L
-    with progress_bar(len(chunks) * max(L, 1), "gbp_exact", progress, work) as bar:
-        for cols in chunks:
-            h = x[:, cols].to(device).contiguous()
-            acc = float(w[0]) * h
-            for ell in range(1, L + 1):
-                h = csr_spmm(Tm, h)
-                acc.add_(h, alpha=float(w[ell]))
-                bar.update(1)
-            out[:, cols] = acc.to(x.device)
-    return out
+    streamed = not source.in_memory
+    chunks = block_budget(f, n, source.itemsize, 4 + int(streamed), chunk_size, memory_budget, device,
+                          streamed=streamed).blocks
+    sink = ResultSink((n, f), source.dtype, out, device=home)
+    work = float(Tm.values().numel()) * f * L
+    wl = [float(v) for v in w]
+    try:
+        with progress_bar(len(chunks) * max(L, 1), "gbp_exact (blocks x hops)", progress, work) as bar:
+            def compute(cols: slice, h: Tensor) -> Tensor:
+                acc = wl[0] * h
+                for ell in range(1, L + 1):
+                    h = csr_spmm(Tm, h)
+                    acc.add_(h, alpha=wl[ell])
+                    bar.update(1)
+                return acc
+
+            stream_blocks(source, chunks, compute, sink, device)
+    except BaseException:
+        sink.abort()
+        raise
+    return sink.result()
 
 
 class GBP(torch.nn.Module):

@@ -15,14 +15,18 @@ model, which also works as a PyG-style layer on a graph.
 """
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any, Optional, Union
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from scalegnn.data.adjacency import cached_adjacency, spmm, to_torch_csr
-from scalegnn.data.validate import validate_features
+from scalegnn.data.adjacency import cached_adjacency, to_torch_csr
 from scalegnn.nn.column_chunks import column_chunks, progress_bar
+from scalegnn.nn.csr_spmm import csr_spmm
+from scalegnn.nn.out_of_core import FeatureSource, ResultSink, block_budget, check_features, stream_blocks
 
 __all__ = ["sgc_precompute", "SGC", "resolve_adjacency"]
 
@@ -70,7 +74,7 @@ def resolve_adjacency(
 
 
 def sgc_precompute(
-    x: Tensor,
+    x: Union[Tensor, np.ndarray, str, os.PathLike],
     adj: Any,
     K: int,
     chunk_size: Optional[int] = None,
@@ -80,11 +84,16 @@ def sgc_precompute(
     device: Optional[Union[str, torch.device]] = None,
     memory_budget: Optional[int] = None,
     progress: Optional[bool] = None,
-) -> Tensor:
+    out: Optional[Union[str, os.PathLike]] = None,
+) -> Union[Tensor, Path]:
     r"""Compute :math:`S^K X` with :math:`S = \tilde D^{-1/2}(A+I)\tilde D^{-1/2}`.
 
     Args:
-        x: ``[N, F]`` (or ``[N]``) floating node features; NaN/inf raise ``ValueError``.
+        x: ``[N, F]`` (or ``[N]``) floating node features; NaN/inf raise
+            ``ValueError``. Also a numpy array / ``np.memmap`` or the path of
+            an ``.npy`` file (``float32``/``float64``, ``[N, F]``): then the
+            features are read one column block at a time and never held
+            whole (see :mod:`scalegnn.nn.out_of_core`).
         adj: the graph: an ``edge_index`` ``[2, E]`` (PyG convention, edge
             ``j -> i`` is :math:`A_{ij}`), normalized here as above; or a
             prebuilt ``[N, N]`` propagation matrix (``torch.sparse`` CSR/COO,
@@ -102,15 +111,24 @@ def sgc_precompute(
             propagated on a GPU chunk by chunk.
         memory_budget: bytes the working buffers may take (default: half the
             free GPU memory, or a quarter of RAM up to 8 GiB).
-        progress: show a progress bar (default: only for large inputs).
+        progress: show a progress bar over blocks x hops (default: only for large inputs).
+        out: the path of a new ``.npy`` file to write :math:`S^K X` to, one
+            column block at a time (Fortran order; ``np.load`` reads it as
+            ``[N, F]``); it must not exist. With ``out`` (or features on disk)
+            the peak memory is the graph plus three ``N x block`` buffers, and
+            a ``chunk_size`` / ``memory_budget`` that cannot fit the process's
+            memory limit (``RLIMIT_AS``/``RLIMIT_DATA``) raises ``ValueError``.
 
     Returns:
-        ``[N, F]`` tensor :math:`S^K X`, same dtype and device as ``x``.
-        Differentiable with respect to ``x``.
+        ``[N, F]`` tensor :math:`S^K X`, same dtype and device as ``x``
+        (a CPU tensor for array or file features); the ``Path`` of the file
+        when ``out`` is given. Differentiable with respect to a tensor ``x``.
     """
+    if not isinstance(x, Tensor) or out is not None:
+        return _sgc_streamed(x, adj, K, chunk_size, num_nodes, add_self_loops, device, memory_budget, progress, out)
     if not isinstance(K, int) or isinstance(K, bool) or K < 0:
         raise ValueError(f"K must be a non-negative integer number of hops, got {K!r}")
-    validate_features(x)
+    check_features(x)
     n = x.size(0)
     if num_nodes is not None and num_nodes != n:
         raise ValueError(f"num_nodes={num_nodes} but x has {n} rows")
@@ -132,13 +150,47 @@ def sgc_precompute(
         for cols in chunks:
             h = x2[:, cols].to(device).contiguous()
             for _ in range(K):
-                h = spmm(S, h)
+                h = csr_spmm(S, h)
                 bar.update(1)
             if single:
                 out = h
             else:
                 out[:, cols] = h.to(x.device)
     return out.squeeze(1) if vector else out
+
+
+def _sgc_streamed(x: Any, adj: Any, K: int, chunk_size: Optional[int], num_nodes: Optional[int],
+                  add_self_loops: bool, device: Any, memory_budget: Optional[int], progress: Optional[bool],
+                  out: Any) -> Union[Tensor, Path]:
+    """:func:`sgc_precompute` for array/file features or a file result: column blocks streamed."""
+    if not isinstance(K, int) or isinstance(K, bool) or K < 0:
+        raise ValueError(f"K must be a non-negative integer number of hops, got {K!r}")
+    if isinstance(x, Tensor) and x.dim() == 1:
+        x = x.unsqueeze(1)
+    source = FeatureSource(x)
+    n, f = source.shape
+    if num_nodes is not None and num_nodes != n:
+        raise ValueError(f"num_nodes={num_nodes} but x has {n} rows")
+    device = torch.device(device) if device is not None else source.device
+    S = resolve_adjacency(adj, n, "sym", 0.5, add_self_loops, source.dtype, device) if K > 0 else None
+    plan = block_budget(f, n, source.itemsize, 3, chunk_size, memory_budget, device, streamed=not source.in_memory)
+    sink = ResultSink((n, f), source.dtype, out, device=source.device)
+    work = float(S.values().numel() if S is not None else 0) * f * K
+    try:
+        with progress_bar(max(K, 1) * len(plan.blocks), "sgc_precompute (blocks x hops)", progress, work) as bar:
+            def compute(cols: slice, h: Tensor) -> Tensor:
+                for _ in range(K):
+                    h = csr_spmm(S, h)
+                    bar.update(1)
+                if K == 0:
+                    bar.update(1)
+                return h
+
+            stream_blocks(source, plan.blocks, compute, sink, device)
+    except BaseException:
+        sink.abort()
+        raise
+    return sink.result()
 
 
 class SGC(torch.nn.Module):
