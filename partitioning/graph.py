@@ -5,13 +5,20 @@ A graph is the sparsity pattern of a square matrix :math:`A` in CSR form. Row
 (:math:`(AX)_i = \\sum_j A_{ij} X_j`, PyG's convention with ``edge_index[1]``
 as rows). Values are ignored: only the pattern matters for partitioning.
 
-Accepted inputs: any ``scipy.sparse`` matrix or array (CSR, COO, CSC, ...) and
-a tuple ``(indptr, indices)`` of numpy-compatible integer arrays.
+Accepted inputs (duck-typed, so torch is never imported here):
+
+* any ``scipy.sparse`` matrix or array (CSR, COO, CSC, ...);
+* a tuple ``(indptr, indices)`` of numpy-compatible integer arrays;
+* a PyG-style ``edge_index``: a ``[2, E]`` integer array or tensor (anything
+  with ``.numpy()`` or ``__array__``), edge ``(edge_index[0][e], edge_index[1][e])``
+  meaning "row ``edge_index[1][e]`` aggregates vertex ``edge_index[0][e]``";
+* an object with ``.edge_index`` (and optionally ``.num_nodes``), e.g. a PyG ``Data``;
+* a torch sparse COO or CSR adjacency tensor (rows aggregate their columns).
 """
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,7 +30,8 @@ def _index_dtype(n: int, nnz: int) -> type:
     return np.int32 if max(n, nnz) < 2**31 - 1 else np.int64
 
 
-def as_csr(graph: Any, *, symmetric: bool = False, copy: bool = False) -> sp.csr_matrix:
+def as_csr(graph: Any, *, symmetric: bool = False, copy: bool = False,
+           num_nodes: Optional[int] = None) -> sp.csr_matrix:
     """Validate ``graph`` and return its pattern as a canonical ``scipy.sparse.csr_matrix``.
 
     Canonical means: square, sorted column indices, no duplicate entries,
@@ -31,16 +39,41 @@ def as_csr(graph: Any, *, symmetric: bool = False, copy: bool = False) -> sp.csr
     values, if any, are dropped; explicit zeros count as edges.
 
     Args:
-        graph: a ``scipy.sparse`` matrix/array or a tuple ``(indptr, indices)``.
+        graph: a ``scipy.sparse`` matrix/array, a tuple ``(indptr, indices)``,
+            a ``[2, E]`` ``edge_index`` (numpy array or torch tensor), an object
+            with ``.edge_index`` such as a PyG ``Data``, or a torch sparse tensor
+            (see the module docstring).
         symmetric: also add :math:`A^T` (make every edge two-way).
         copy: never share arrays with the input (by default an already
             canonical CSR input is wrapped without copying its index arrays).
+        num_nodes: vertex count of an ``edge_index`` input (default: the
+            ``Data``'s ``num_nodes``, else the largest id + 1). Not allowed
+            with the other inputs, which carry their own size.
 
     Raises:
         ValueError: non-square shape, malformed ``indptr``, negative or
             out-of-range column ids, or an empty graph.
         TypeError: an input of another type.
     """
+    if num_nodes is not None:
+        from partitioning.validation import check_int
+
+        num_nodes = check_int("num_nodes", num_nodes, 1)
+    edge_index = _edge_index_of(graph)
+    if edge_index is not None:
+        if num_nodes is None and not isinstance(graph, tuple) and hasattr(graph, "edge_index"):
+            declared = getattr(graph, "num_nodes", None)
+            if declared is not None:
+                from partitioning.validation import check_int
+
+                num_nodes = check_int("num_nodes of the Data object", declared, 1)
+        graph = _edge_index_to_csr(edge_index, num_nodes)
+    elif num_nodes is not None:
+        raise ValueError("num_nodes is only used with an edge_index input; a matrix or (indptr, indices) "
+                         "carries its own size")
+    torch_sparse = _torch_sparse_to_scipy(graph)
+    if torch_sparse is not None:
+        graph = torch_sparse
     if isinstance(graph, tuple) and len(graph) == 2:
         indptr = np.asarray(graph[0])
         indices = np.asarray(graph[1])
@@ -66,12 +99,93 @@ def as_csr(graph: Any, *, symmetric: bool = False, copy: bool = False) -> sp.csr
             csr = sp.csr_matrix((np.ones(coo.nnz, dtype=np.int8), (coo.row, coo.col)), shape=shape)
     else:
         raise TypeError(
-            f"expected a scipy.sparse matrix or an (indptr, indices) tuple, got {type(graph).__name__}")
+            "expected a scipy.sparse matrix, an (indptr, indices) tuple, a [2, E] edge_index or an object with "
+            f".edge_index (a PyG Data), got {type(graph).__name__}")
     if csr.shape[0] == 0:
         raise ValueError("the graph is empty: at least one vertex is required")
     if symmetric:
         csr = symmetrize(csr)
     return _canonical(csr)
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    """A numpy view of an array-like; torch tensors go through ``.detach().cpu().numpy()``."""
+    if hasattr(x, "detach") and hasattr(x, "numpy"):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _is_torch_sparse(x: Any) -> bool:
+    layout = str(getattr(x, "layout", ""))
+    return hasattr(x, "detach") and "sparse" in layout
+
+
+def _edge_index_of(graph: Any) -> Optional[np.ndarray]:
+    """The ``[2, E]`` array of an ``edge_index`` or ``Data`` input, else ``None``."""
+    if isinstance(graph, tuple) or sp.issparse(graph):
+        return None
+    if not isinstance(graph, np.ndarray) and hasattr(graph, "edge_index"):
+        ei = graph.edge_index
+        if ei is None:
+            raise ValueError(f"the {type(graph).__name__} object has no edge_index (it is None)")
+        if _is_torch_sparse(ei):
+            raise TypeError("edge_index is a sparse tensor; pass it as the adjacency itself, not inside a Data")
+        return _edge_index_array(ei, f"{type(graph).__name__}.edge_index")
+    if _is_torch_sparse(graph):
+        return None
+    if isinstance(graph, np.ndarray) or hasattr(graph, "__array__") or hasattr(graph, "numpy"):
+        return _edge_index_array(graph, "edge_index")
+    return None
+
+
+def _edge_index_array(x: Any, what: str) -> np.ndarray:
+    try:
+        arr = _to_numpy(x)
+    except Exception as e:  # e.g. a tensor type numpy cannot view
+        raise TypeError(f"{what} could not be converted to a numpy array ({e})") from None
+    if arr.ndim == 2 and arr.shape[0] == arr.shape[1] != 2:
+        raise TypeError(f"got a dense {arr.shape[0]}x{arr.shape[1]} array; dense adjacency matrices are not accepted: "
+                        "pass scipy.sparse.csr_matrix(dense) or a [2, num_edges] edge_index")
+    if arr.ndim != 2 or arr.shape[0] != 2:
+        raise ValueError(f"{what} must have shape [2, num_edges], got {list(arr.shape)}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{what} must hold integer vertex ids, got dtype {arr.dtype}")
+    return arr
+
+
+def _edge_index_to_csr(edge_index: np.ndarray, num_nodes: Optional[int]) -> sp.csr_matrix:
+    src = edge_index[0].astype(np.int64, copy=False)
+    dst = edge_index[1].astype(np.int64, copy=False)
+    if src.size:
+        lo = int(min(src.min(), dst.min()))
+        hi = int(max(src.max(), dst.max()))
+        if lo < 0:
+            raise ValueError(f"edge_index has a negative vertex id ({lo})")
+        if num_nodes is None:
+            num_nodes = hi + 1
+        elif hi >= num_nodes:
+            raise ValueError(f"edge_index has vertex id {hi}, out of range for num_nodes={num_nodes}")
+    elif num_nodes is None:
+        raise ValueError("edge_index is empty and num_nodes is not given: the vertex count is unknown")
+    # PyG: messages flow edge_index[0] -> edge_index[1], so row edge_index[1] aggregates column edge_index[0].
+    return sp.csr_matrix((np.ones(src.size, dtype=np.int8), (dst, src)), shape=(num_nodes, num_nodes))
+
+
+def _torch_sparse_to_scipy(graph: Any) -> Optional[sp.spmatrix]:
+    """A torch sparse COO/CSR tensor as scipy (pattern only), else ``None``."""
+    if not _is_torch_sparse(graph):
+        return None
+    shape = tuple(int(s) for s in graph.shape)
+    layout = str(graph.layout)
+    if len(shape) != 2:
+        raise ValueError(f"a sparse adjacency tensor must be 2-D, got shape {list(shape)}")
+    if layout.endswith("sparse_coo"):
+        idx = _to_numpy(graph.coalesce().indices())
+        return sp.coo_matrix((np.ones(idx.shape[1], dtype=np.int8), (idx[0], idx[1])), shape=shape)
+    if layout.endswith("sparse_csr"):
+        indptr, indices = _to_numpy(graph.crow_indices()), _to_numpy(graph.col_indices())
+        return sp.csr_matrix((np.ones(indices.size, dtype=np.int8), indices, indptr), shape=shape)
+    raise TypeError(f"unsupported sparse tensor layout {layout}; use a COO or CSR tensor or an edge_index")
 
 
 def _check_csr_arrays(indptr: np.ndarray, indices: np.ndarray, n: int) -> None:

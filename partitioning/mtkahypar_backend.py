@@ -19,9 +19,10 @@ import numpy as np
 from partitioning.hypergraph import ColumnNetHypergraph
 from partitioning.metrics import check_parts
 
-__all__ = ["mtkahypar_partition", "write_hmetis"]
+__all__ = ["DETERMINISTIC_PRESETS", "PRESETS", "mtkahypar_partition", "write_hmetis"]
 
-PRESETS = ("default", "quality", "highest_quality", "deterministic", "large_k")
+PRESETS = ("deterministic", "default", "quality", "highest_quality", "deterministic_quality", "large_k")
+DETERMINISTIC_PRESETS = ("deterministic", "deterministic_quality")
 _INITIALIZERS: Dict[int, object] = {}
 _CHUNK = 1 << 22
 
@@ -76,7 +77,7 @@ def mtkahypar_partition(
     seed: int = 0,
     threads: Optional[int] = None,
     vertex_weights: Optional[np.ndarray] = None,
-    preset: str = "default",
+    preset: str = "deterministic",
     tmp_dir: Optional[str] = None,
     vcycles: int = 0,
     initial_parts: Optional[np.ndarray] = None,
@@ -88,12 +89,14 @@ def mtkahypar_partition(
         k: number of blocks (>= 2).
         imbalance: :math:`\\epsilon`; every block weighs at most
             :math:`(1+\\epsilon)\\lceil w(V)/k \\rceil`.
-        seed: Mt-KaHyPar's random seed. With more than one thread the default
-            presets are not bit-reproducible; ``preset='deterministic'`` is.
+        seed: Mt-KaHyPar's random seed. ``preset='deterministic'`` (and
+            ``'deterministic_quality'``) give the same partition for the same
+            seed on every run and for any thread count (Mt-KaHyPar-SDet); the
+            other presets search in parallel and are not reproducible with more
+            than one thread.
         threads: worker threads (default: all CPUs of this process).
         vertex_weights: optional positive integer weight per vertex.
-        preset: one of ``default``, ``quality``, ``highest_quality``,
-            ``deterministic``, ``large_k``.
+        preset: one of :data:`PRESETS`.
         tmp_dir: where the temporary hMETIS file goes (default: the system temp dir).
         vcycles: extra V-cycles after the initial partition: each re-coarsens the
             hypergraph without contracting across blocks and refines again
@@ -113,10 +116,10 @@ def mtkahypar_partition(
     """
     import mtkahypar
 
-    if preset not in PRESETS:
-        raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
-    if int(vcycles) != vcycles or vcycles < 0:
-        raise ValueError(f"vcycles must be a non-negative integer, got {vcycles!r}")
+    from partitioning.validation import check_choice, check_int
+
+    preset = check_choice("preset", preset, PRESETS)
+    vcycles = check_int("vcycles", vcycles, 0)
     if threads is None:
         threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     init = _initializer(int(threads))

@@ -1,19 +1,38 @@
-"""``partition()``: one entry point for the hypergraph, METIS and random partitioners."""
+"""``partition()``: one entry point for the hypergraph, METIS and random partitioners.
+
+Every method ends with the same balance check (:mod:`partitioning.balance`):
+a partition outside the imbalance bound is repaired by moving vertices, so no
+method returns one (``info['rebalanced_moves']`` counts the moves).
+
+Reproducibility: the same graph, ``k``, method, seed, imbalance and vertex
+weights give the same parts on every run, for every method, with the default
+``preset='deterministic'`` (Mt-KaHyPar's deterministic mode, Mt-KaHyPar-SDet,
+whose result does not depend on the thread count either). METIS, the balance
+repair and ``random`` are deterministic by seed. The other Mt-KaHyPar presets
+(``'default'``, ``'quality'``, ...) search in parallel and may differ from run
+to run when ``threads > 1``; ``info['deterministic']`` says which case a
+result is in. Timings are never reproducible.
+"""
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
-from partitioning.graph import as_csr, degrees
+from partitioning.balance import enforce_balance
+from partitioning.graph import _to_numpy, as_csr, degrees
 from partitioning.hypergraph import column_net_hypergraph
 from partitioning.metis_backend import metis_partition
-from partitioning.mtkahypar_backend import mtkahypar_partition
+from partitioning.mtkahypar_backend import DETERMINISTIC_PRESETS, PRESETS, mtkahypar_partition
 from partitioning.random_backend import random_partition
+from partitioning.validation import check_choice, check_fraction, check_int, check_seed, check_threads
 
 __all__ = ["METHODS", "PartitionResult", "partition", "partition_with_info", "resolve_vertex_weights"]
+
+DEFAULT_PRESET = "deterministic"
 
 METHODS = ("hypergraph", "refined-metis", "metis-volume", "metis", "random")
 
@@ -39,24 +58,45 @@ class PartitionResult:
 
 
 def resolve_vertex_weights(csr, vertex_weights: Union[None, str, Any]) -> Optional[np.ndarray]:
-    """``None``, ``'degree'`` (entries per row + 1: the work of one SpMM row) or an array of positive ints."""
+    """``None``, ``'degree'`` (entries per row + 1: the work of one SpMM row) or ``[n]`` positive integers.
+
+    Arrays may be numpy arrays, lists or tensors (read through ``.numpy()``);
+    integral floats are accepted, fractional ones, NaN/inf, zeros and
+    negatives are not.
+    """
     n = csr.shape[0]
     if vertex_weights is None:
         return None
     if isinstance(vertex_weights, str):
-        if vertex_weights != "degree":
-            raise ValueError(f"vertex_weights must be None, 'degree' or an array, got {vertex_weights!r}")
+        check_choice("vertex_weights", vertex_weights, ("degree",))
         return degrees(csr) + 1
-    w = np.asarray(vertex_weights)
+    try:
+        w = _to_numpy(vertex_weights)
+    except Exception as e:
+        raise TypeError(f"vertex_weights must be None, 'degree' or an array of n integers ({e})") from None
+    if w.dtype == object or w.dtype.kind in "USV":
+        raise TypeError(f"vertex_weights must be numeric, got dtype {w.dtype}")
+    if w.dtype == bool:
+        raise TypeError("vertex_weights must be integers, got a boolean array")
     if w.shape != (n,):
-        raise ValueError(f"vertex_weights must have shape ({n},), got {w.shape}")
+        raise ValueError(f"vertex_weights must have shape ({n},) (one weight per vertex), got {w.shape}")
     if not np.issubdtype(w.dtype, np.integer):
+        if not np.all(np.isfinite(w)):
+            raise ValueError(f"vertex_weights contains NaN or inf (at vertex {int(np.flatnonzero(~np.isfinite(w))[0])})")
         if not np.all(np.mod(w, 1) == 0):
             raise ValueError("vertex_weights must be integers (scale and round real-valued weights first)")
-    w = w.astype(np.int64)
     if w.size and w.min() < 1:
-        raise ValueError(f"vertex_weights must be positive, got a minimum of {int(w.min())}")
-    return w
+        first = int(np.flatnonzero(w < 1)[0])
+        raise ValueError(f"vertex_weights must be positive, got {w[first]!r} at vertex {first}")
+    if w.size and float(w.max()) * n >= 2**62:
+        raise ValueError("vertex_weights are too large: their sum must fit in 64 bits")
+    return w.astype(np.int64)
+
+
+def _is_deterministic(method: str, preset: str, threads: Optional[int]) -> bool:
+    if method in ("metis", "metis-volume", "random"):
+        return True
+    return preset in DETERMINISTIC_PRESETS  # other presets: reproducible only by luck (observed with 1 thread)
 
 
 def partition_with_info(
@@ -67,22 +107,31 @@ def partition_with_info(
     seed: int = 0,
     threads: Optional[int] = None,
     vertex_weights: Union[None, str, Any] = None,
-    preset: str = "default",
+    preset: str = DEFAULT_PRESET,
     vcycles: int = 0,
+    progress: bool = False,
 ) -> PartitionResult:
-    """Like :func:`partition`, returning a :class:`PartitionResult` with timing and diagnostics."""
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    k = int(k)
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    if not 0.0 <= float(imbalance) < 1.0:
-        raise ValueError(f"imbalance must be in [0, 1), got {imbalance}")
+    """Like :func:`partition`, returning a :class:`PartitionResult` with timing and diagnostics.
+
+    ``info`` holds, besides the method's own facts, ``deterministic`` (whether
+    the same arguments always give these parts) and ``rebalanced_moves``
+    (vertices moved by the final balance repair; ``0`` when the method's
+    partition was within the bound). ``progress=True`` prints one line per
+    stage to stderr (the Mt-KaHyPar stages of a big graph run for minutes).
+    """
+    method = check_choice("method", method, METHODS)
+    k = check_int("k", k, 1)
+    imbalance = check_fraction("imbalance", imbalance)
+    seed = check_seed(seed)
+    threads = check_threads(threads)
+    preset = check_choice("preset", preset, PRESETS)
+    vcycles = check_int("vcycles", vcycles, 0)
     csr = as_csr(graph)
     n = csr.shape[0]
     if k > n:
         raise ValueError(f"k={k} parts for a graph with only {n} vertices; k must be <= n")
     weights = resolve_vertex_weights(csr, vertex_weights)
+    say = _stage_printer(progress, n, csr.nnz)
     start = time.perf_counter()
     info: Dict[str, Any] = {}
     if k == 1:
@@ -91,24 +140,46 @@ def partition_with_info(
         parts = random_partition(n, k, seed)
     elif method in ("metis", "metis-volume"):
         objective = "volume" if method == "metis-volume" else "cut"
+        say(f"METIS ({'volume' if objective == 'volume' else 'edge-cut'} objective)")
         parts = metis_partition(csr, k, imbalance, seed, weights, objective=objective)
     else:
         initial = None
         if method == "refined-metis":
+            say("METIS (edge cut), the starting partition")
             t0 = time.perf_counter()
             initial = metis_partition(csr, k, imbalance, seed, weights)
             info["metis_seconds"] = time.perf_counter() - t0
         t0 = time.perf_counter()
+        say("building the column-net hypergraph")
         hypergraph = column_net_hypergraph(csr)
         info.update(build_seconds=time.perf_counter() - t0, nets=hypergraph.num_nets, pins=hypergraph.num_pins)
         if hypergraph.num_pins == 0:  # no edges: any balanced partition has zero volume
             parts = random_partition(n, k, seed) if initial is None else initial
             info["km1"] = 0
         else:
+            what = "V-cycles refining METIS's partition" if initial is not None else "multilevel partitioning"
+            say(f"Mt-KaHyPar {what} ({preset} preset; no progress is reported until it returns)")
             parts, extra = mtkahypar_partition(hypergraph, k, imbalance, seed, threads, weights, preset,
                                                vcycles=vcycles, initial_parts=initial)
             info.update(extra)
-    return PartitionResult(parts=parts, k=k, method=method, seconds=time.perf_counter() - start, info=info)
+    parts, moved = enforce_balance(csr, parts, k, imbalance, weights)
+    info.update(deterministic=k == 1 or _is_deterministic(method, preset, threads), rebalanced_moves=moved)
+    if moved:
+        info.pop("km1", None)  # Mt-KaHyPar's value no longer describes the returned parts
+        say(f"moved {moved} vertices to meet the imbalance bound {imbalance}")
+    seconds = time.perf_counter() - start
+    say(f"done in {seconds:.1f}s")
+    return PartitionResult(parts=parts, k=k, method=method, seconds=seconds, info=info)
+
+
+def _stage_printer(enabled: bool, n: int, nnz: int):
+    start = time.perf_counter()
+
+    def say(message: str) -> None:
+        if enabled:
+            print(f"[partition {time.perf_counter() - start:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+    return say
 
 
 def partition(
@@ -119,13 +190,14 @@ def partition(
     seed: int = 0,
     threads: Optional[int] = None,
     vertex_weights: Union[None, str, Any] = None,
-    preset: str = "default",
+    preset: str = DEFAULT_PRESET,
     vcycles: int = 0,
 ) -> np.ndarray:
     """Split the vertices of ``graph`` into ``k`` balanced parts for row-parallel training.
 
     Args:
-        graph: adjacency pattern: a ``scipy.sparse`` matrix or ``(indptr, indices)``
+        graph: adjacency pattern: a ``scipy.sparse`` matrix, ``(indptr, indices)``,
+            a PyG ``edge_index`` (``[2, E]`` tensor or array) or a PyG ``Data``
             (see :func:`partitioning.graph.as_csr`).
         k: number of parts, ``1 <= k <= n``.
         method: ``'hypergraph'`` minimizes the exact communication volume
@@ -142,13 +214,21 @@ def partition(
             ``'metis'`` minimizes the edge cut of :math:`A + A^T` with METIS
             (what PyG's ``ClusterData`` does);
             ``'random'`` is a balanced random assignment.
-        imbalance: allowed load imbalance :math:`\\epsilon` (``0.03`` = 3%).
-        seed: random seed of the partitioner.
+        imbalance: allowed load imbalance :math:`\\epsilon` (``0.03`` = 3%):
+            every part weighs at most :math:`(1+\\epsilon)\\lceil w(V)/k\\rceil`
+            (plus one vertex's weight when weighted vertices make that
+            impossible; :mod:`partitioning.balance`). Every method's result is
+            checked and, if needed, repaired by moving vertices.
+        seed: random seed of the partitioner, an integer in ``[0, 2**31)``.
         threads: Mt-KaHyPar threads (default: all available); METIS is serial.
         vertex_weights: ``None`` (balance vertex counts), ``'degree'``
             (balance SpMM work: entries per row + 1) or ``[n]`` positive ints.
             Ignored by ``'random'``.
-        preset: Mt-KaHyPar preset (``'default'``, ``'quality'``, ``'deterministic'``, ...).
+        preset: Mt-KaHyPar preset. ``'deterministic'`` (the default) gives
+            the same parts on every run and for any ``threads``; ``'default'``,
+            ``'quality'``, ... are faster or better but not reproducible with
+            more than one thread (see the module docstring and
+            ``benchmarks/results/partitioning.md`` for the cost).
         vcycles: extra Mt-KaHyPar V-cycles that refine the hypergraph partition
             further (never worse; worth it at small ``k``). ``'hypergraph'`` and
             ``'refined-metis'`` only; the latter always runs at least one.

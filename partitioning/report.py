@@ -19,7 +19,7 @@ def partition_report(
     threads: Optional[int] = None,
     vertex_weights: Any = None,
     progress: bool = False,
-    preset: str = "default",
+    preset: str = "deterministic",
     vcycles: int = 0,
 ) -> List[Dict[str, Any]]:
     """Partition ``graph`` with every method for every ``k`` and measure the result.

@@ -41,7 +41,8 @@ def test_symmetrize_and_drop_self_loops():
     ((np.array([0, 1]), np.array([0, 0])), ValueError, "must start at 0 and end at len"),
     ((np.array([0.0, 1.0]), np.array([0.0])), ValueError, "integer arrays"),
     (sp.csr_matrix((0, 0)), ValueError, "empty"),
-    (np.eye(3), TypeError, "scipy.sparse matrix or an \\(indptr, indices\\) tuple"),
+    (np.eye(3), TypeError, "dense adjacency matrices are not accepted"),
+    ("graph.txt", TypeError, "scipy.sparse matrix, an \\(indptr, indices\\) tuple, a \\[2, E\\] edge_index"),
 ])
 def test_bad_graphs_are_rejected(graph, error, message):
     with pytest.raises(error, match=message):
@@ -54,7 +55,7 @@ def test_partition_rejects_bad_arguments():
         partition(graph, 0)
     with pytest.raises(ValueError, match="k=5 parts for a graph with only 4 vertices"):
         partition(graph, 5)
-    with pytest.raises(ValueError, match="method must be one of"):
+    with pytest.raises(ValueError, match="unknown method .spectral.. Choose one of"):
         partition(graph, 2, method="spectral")
     with pytest.raises(ValueError, match="imbalance must be in"):
         partition(graph, 2, imbalance=-0.1)
