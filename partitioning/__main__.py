@@ -15,19 +15,20 @@ import sys
 import time
 from typing import List, Optional
 
-from partitioning.artifacts import write_partitions
+from partitioning.artifacts import check_output_dir, write_partitions
 from partitioning.graph import as_csr
 from partitioning.metrics import communication_volume, edge_cut, imbalance
-from partitioning.mtkahypar_backend import PRESETS
-from partitioning.partition import METHODS, partition_with_info
-from partitioning.readers import DATASETS, read_edge_list, read_graph
+from partitioning.mtkahypar_backend import DETERMINISTIC_PRESETS, PRESETS
+from partitioning.partition import DEFAULT_PRESET, METHODS, partition_with_info
+from partitioning.readers import DATASETS, PATTERNS, read_edge_list, read_graph
 from partitioning.report import format_report, partition_report, plot_report
 from partitioning.synthetic import parse_synthetic_name, synthetic_features, synthetic_graph_blocks
 
 
 def _add_graph_args(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--dataset", help=f"dataset name: {', '.join(DATASETS)}, synthetic-<n>-<m>, synthetic-sbm-<n>-<m>")
+    src.add_argument("--dataset", help=f"dataset name (every name `scalegnn datasets` lists): {', '.join(DATASETS)}; "
+                                       f"also {', '.join(PATTERNS)}")
     src.add_argument("--edges", help="edge-list file (two whitespace-separated ids per line; # comments)")
     p.add_argument("--one-based", action="store_true", help="ids in --edges start at 1")
     p.add_argument("--root", default=None, help="data root (default: $SCALEGNN_DATA, else ~/.scalegnn/data)")
@@ -36,7 +37,10 @@ def _add_graph_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="Mt-KaHyPar threads (default: all CPUs)")
     p.add_argument("--vertex-weights", choices=["degree"], default=None,
                    help="balance SpMM work (entries per row + 1) instead of vertex counts")
-    p.add_argument("--preset", choices=PRESETS, default="default", help="Mt-KaHyPar preset (hypergraph method)")
+    p.add_argument("--preset", choices=PRESETS, default=DEFAULT_PRESET,
+                   help="Mt-KaHyPar preset (hypergraph, refined-metis). 'deterministic' (default): the same seed gives "
+                        "the same partition on every run; 'default'/'quality': faster or better, not reproducible "
+                        "with more than one thread")
     p.add_argument("--vcycles", type=int, default=0,
                    help="extra Mt-KaHyPar V-cycles refining the hypergraph partition (never worse; helps at small k)")
 
@@ -61,6 +65,14 @@ def _load(args):
     return graph, blocks
 
 
+def _note_reproducibility(args) -> None:
+    methods = getattr(args, "methods", None) or [getattr(args, "method", None)]
+    uses_mtkahypar = any(m in ("hypergraph", "refined-metis") for m in methods)
+    if uses_mtkahypar and args.preset not in DETERMINISTIC_PRESETS and args.threads != 1:
+        print(f"note: --preset {args.preset} with more than one thread is not reproducible (the same seed can give "
+              "another partition); use --preset deterministic (the default) for repeatable runs", file=sys.stderr)
+
+
 SLOW_HYPERGRAPH_EDGES = 20_000_000  # above this many edges the CLI points big-graph users to refined-metis
 
 
@@ -78,6 +90,8 @@ def main_partition(argv: List[str]) -> int:
                    help="synthetic datasets only: also write the generated features and labels per part")
     p.add_argument("--num-features", type=int, default=128)
     args = p.parse_args(argv)
+    check_output_dir(args.out, args.overwrite)  # refuse a bad --out before a long run, not after it
+    _note_reproducibility(args)
     graph, blocks = _load(args)
     if args.with_features and blocks is None:
         p.error("--with-features is only available for synthetic datasets")
@@ -86,7 +100,7 @@ def main_partition(argv: List[str]) -> int:
               "(1M vertices / 25M edges: ~10 min on 2); --method refined-metis reaches nearly the same volume "
               "in under half the time", file=sys.stderr)
     result = partition_with_info(graph, args.parts, args.method, args.imbalance, args.seed, args.threads,
-                                 args.vertex_weights, args.preset, args.vcycles)
+                                 args.vertex_weights, args.preset, args.vcycles, progress=True)
     cv = communication_volume(graph, result.parts, args.parts)
     features = labels = None
     if args.with_features:
@@ -112,15 +126,19 @@ def main_compare(argv: List[str]) -> int:
     _add_graph_args(p)
     p.add_argument("--parts", "-k", type=int, nargs="+", default=[2, 4, 8, 16, 32])
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
-    p.add_argument("--plot", default=None, help="write a PNG bar chart of the volumes here")
+    p.add_argument("--plot", default=None,
+                   help="write a PNG here: total volume and busiest part's send+receive of each method relative "
+                        "to METIS (log scale), per k")
     p.add_argument("--json", default=None, help="write the rows as JSON here")
     args = p.parse_args(argv)
+    _note_reproducibility(args)
     graph, _ = _load(args)
     rows = partition_report(graph, args.parts, args.methods, args.imbalance, args.seed, args.threads,
                             args.vertex_weights, progress=True, preset=args.preset, vcycles=args.vcycles)
     print(format_report(rows, baseline="metis" if "metis" in args.methods else args.methods[0]))
     if args.plot:
-        plot_report(rows, args.plot, title=f"{args.dataset or args.edges}: rows sent per layer")
+        print(f"drawing {args.plot} ...", file=sys.stderr, flush=True)
+        plot_report(rows, args.plot, title=f"{args.dataset or args.edges}")
         print(f"plot written to {args.plot}", file=sys.stderr)
     if args.json:
         with open(args.json, "w") as f:
@@ -134,7 +152,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if argv and argv[0] == "compare":
             return main_compare(argv[1:])
         return main_partition(argv)
-    except (ValueError, FileNotFoundError, FileExistsError) as e:
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError) as e:
         print(f"python -m partitioning: error: {e}", file=sys.stderr)
         return 2
 

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from partitioning.graph import as_csr, graph_fingerprint
 from partitioning.metrics import check_parts
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "PartitionData", "PartitionFormatError", "read_manifest",
+__all__ = ["FORMAT", "FORMAT_VERSION", "PartitionData", "PartitionFormatError", "check_output_dir", "read_manifest",
            "read_partitions", "write_partitions"]
 
 FORMAT = "scalegnn-partitions"
@@ -127,6 +127,48 @@ def _build_halos(csr: sp.csr_matrix, parts: np.ndarray, k: int, order: np.ndarra
     return halos
 
 
+def check_output_dir(out_dir: Union[str, os.PathLike], overwrite: bool = False) -> Path:
+    """Check that :func:`write_partitions` may write ``out_dir``, before any long computation.
+
+    Allowed: a path that does not exist, an empty directory, and, with
+    ``overwrite=True``, a partition directory: one whose ``manifest.json`` is
+    a ``scalegnn-partitions`` manifest and that holds nothing but the files
+    that manifest lists. Anything else (a file, a symbolic link, a directory
+    without a manifest, a training run, a partition directory with extra
+    files in it) is refused, so overwriting can never delete unrelated data.
+
+    Raises:
+        FileExistsError: naming the path and why it is refused.
+    """
+    out = Path(out_dir)
+    if out.is_symlink():
+        raise FileExistsError(f"{out} is a symbolic link; refusing to replace it (give the real directory)")
+    if not out.exists():
+        return out
+    if not out.is_dir():
+        raise FileExistsError(f"{out} exists and is not a directory; refusing to replace it")
+    entries = sorted(e.name for e in out.iterdir())
+    if not entries:
+        return out
+    try:
+        manifest = read_manifest(out, check_version=False)
+    except PartitionFormatError as e:
+        raise FileExistsError(
+            f"{out} exists and is not a partition directory ({e}); refusing to "
+            f"{'overwrite' if overwrite else 'write into'} it: choose another --out or remove it yourself") from None
+    if not overwrite:
+        raise FileExistsError(f"{out} already exists (a partition directory); pass overwrite=True (--overwrite) "
+                              "to replace it")
+    listed = set(manifest.get("files", {})) | {MANIFEST}
+    foreign = [e for e in entries if e not in listed]
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise FileExistsError(
+            f"{out} is a partition directory but also holds files it did not write ({shown}); refusing to delete "
+            "them: move them out or choose another --out")
+    return out
+
+
 def write_partitions(
     out_dir: Union[str, os.PathLike],
     graph: Any,
@@ -151,7 +193,9 @@ def write_partitions(
         k: number of parts (default ``parts.max() + 1``; empty parts are allowed).
         method: recorded in the manifest (e.g. ``'hypergraph'``).
         extra: more JSON-serializable facts for the manifest.
-        overwrite: replace an existing ``out_dir`` (atomically); otherwise it is an error.
+        overwrite: replace an existing partition directory ``out_dir``
+            (atomically). Only a directory this function wrote, holding nothing
+            else, is ever replaced; see :func:`check_output_dir`.
         progress: show a tqdm bar over parts.
         node_data: more ``[n, ...]`` per-vertex arrays by name (letters, digits, ``_``),
             sliced like ``features`` into ``part-XXXXX.data-<name>.npy``.
@@ -159,9 +203,7 @@ def write_partitions(
     Returns:
         The path of the written directory.
     """
-    out = Path(out_dir)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} already exists; pass overwrite=True to replace it")
+    out = check_output_dir(out_dir, overwrite)
     csr = as_csr(graph)
     n = csr.shape[0]
     parts, k = check_parts(parts, n, k)
@@ -256,6 +298,7 @@ def write_partitions(
         with open(tmp / MANIFEST, "w") as f:
             json.dump(manifest, f, indent=1)
         if out.exists():
+            check_output_dir(out, overwrite)  # again: the directory may have changed while we computed
             trash = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
             os.rename(out, trash)
             os.rename(tmp, out)
@@ -268,8 +311,8 @@ def write_partitions(
     return out
 
 
-def read_manifest(out_dir: Union[str, os.PathLike]) -> Dict[str, Any]:
-    """The manifest of a partition directory, after checking its format and version."""
+def read_manifest(out_dir: Union[str, os.PathLike], check_version: bool = True) -> Dict[str, Any]:
+    """The manifest of a partition directory, after checking its format and (by default) its version."""
     path = Path(out_dir) / MANIFEST
     if not path.is_file():
         raise PartitionFormatError(f"{out_dir} is not a partition directory: {MANIFEST} is missing")
@@ -280,7 +323,7 @@ def read_manifest(out_dir: Union[str, os.PathLike]) -> Dict[str, Any]:
         raise PartitionFormatError(f"{path} is corrupted (not valid JSON: {e})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise PartitionFormatError(f"{path} is not a {FORMAT} manifest")
-    if manifest.get("version") != FORMAT_VERSION:
+    if check_version and manifest.get("version") != FORMAT_VERSION:
         raise PartitionFormatError(
             f"{out_dir} has format version {manifest.get('version')}, this reader supports version {FORMAT_VERSION}; "
             "re-run the partitioner")
