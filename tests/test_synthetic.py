@@ -107,11 +107,11 @@ def test_torch_wrapper_matches_numpy_graph_and_is_well_formed():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"num_nodes": 0, "num_edges": 0}, "num_nodes must be >= 1"),
+    ({"num_nodes": 0, "num_edges": 0}, "num_nodes must be a positive integer, got 0"),
     ({"num_nodes": 10, "num_edges": 5}, "even"),
     ({"num_nodes": 10, "num_edges": 4, "num_features": 0}, "num_features"),
     ({"num_nodes": 10, "num_edges": 4, "num_classes": 11}, "num_classes"),
-    ({"num_nodes": 10, "num_edges": 4, "kind": "er"}, "kind must be one of"),
+    ({"num_nodes": 10, "num_edges": 4, "kind": "er"}, r"kind='er' is not one of \['powerlaw', 'sbm'\]"),
 ])
 def test_torch_wrapper_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -110,9 +110,9 @@ def known_datasets() -> List[DatasetSpec]:
 
 
 def expected_path(name: str, root=None) -> Path:
-    """Where the files of dataset ``name`` are expected under the data root."""
+    """Where the files of dataset ``name`` are expected under the data root (``None``: the bundled Cora)."""
     _check_name(name)
-    spec = _spec(name)
+    spec = _spec(DEFAULT_DATASET if name is None else name)
     if spec.family == "bundled":
         from scalegnn.data.bundled import CORA_NPZ
 

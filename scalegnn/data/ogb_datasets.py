@@ -47,8 +47,16 @@ OGB_NAMES = (
 TASKS = {"ogbn": "node", "ogbl": "link", "ogbg": "graph"}
 
 
+def _check_ogb_name(name: Any) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be an OGB dataset name such as 'ogbn-arxiv', got {name!r} ({type(name).__name__})")
+    if name[:5].lower() not in ("ogbn-", "ogbl-", "ogbg-"):
+        raise ValueError(f"OGB dataset names start with ogbn-, ogbl- or ogbg-, got {name!r}")
+
+
 def ogb_dir_name(name: str) -> str:
     """OGB's folder name for a dataset: ``ogbn-arxiv`` -> ``ogbn_arxiv``."""
+    _check_ogb_name(name)
     return "_".join(name.split("-"))
 
 
@@ -58,6 +66,7 @@ def ogb_dataset_dir(root: Path, name: str) -> Path:
 
 def ogb_meta_info(name: str) -> Optional[Dict[str, Any]]:
     """The row of OGB's ``master.csv`` for ``name`` as a dict, or ``None`` if unknown."""
+    _check_ogb_name(name)
     import pandas as pd
     import ogb
 
@@ -173,16 +182,13 @@ def load_ogb(name: str, root: Path, download: bool = True, *, meta_dict=None, sp
 
     from scalegnn.data.validate import check_bool
 
-    if not isinstance(name, str):
-        raise TypeError(f"name must be an OGB dataset name such as 'ogbn-arxiv', got {name!r}")
+    _check_ogb_name(name)
     check_bool(download, "download")
     if split_type is not None and not isinstance(split_type, str):
         raise TypeError(f"split_type must be a string (e.g. 'scaffold') or None, got {split_type!r}")
     if meta_dict is not None and not isinstance(meta_dict, (dict, str, os.PathLike)):
         raise TypeError(f"meta_dict must be a dict or a path to meta_dict.pt, got {type(meta_dict).__name__}")
     prefix = name[:4].lower()
-    if prefix not in TASKS or name[4:5] != "-":
-        raise ValueError(f"OGB dataset names start with ogbn-, ogbl- or ogbg-, got {name!r}")
     Dataset, Evaluator = _classes(prefix)
     local = ogb_dataset_dir(root, name)
     meta = None

@@ -26,6 +26,10 @@ def _raw_files(name: str):
 
 
 def planetoid_raw_dir(root: Path, name: str) -> Path:
+    """``<root>/Planetoid/<name>/raw``, where the raw files of ``name`` are expected."""
+    from scalegnn.data.validate import check_option
+
+    check_option(name, "name", PLANETOID_NAMES)
     return Path(root) / "Planetoid" / name / "raw"
 
 

@@ -41,6 +41,8 @@ MAT_URL = "https://github.com/muhanzhang/SEAL/raw/master/MATLAB/data"
 
 def seal_path(root: Path, name: str) -> Path:
     """Where the file of SEAL network ``name`` is expected under ``root``."""
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"the SEAL network name must be a non-empty string, got {name!r}")
     if name in SEAL_EDGELISTS:
         return Path(root) / "SEAL" / "raw" / SEAL_EDGELISTS[name][0]
     return Path(root) / "SEAL" / f"{name}.mat"

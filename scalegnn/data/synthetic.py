@@ -66,17 +66,17 @@ def synthetic_graph(
         (``int64``, symmetric, no self-loops, sorted by source then target) and
         ``y [n]`` (``int64``).
     """
+    check_option(kind, "kind", SYNTHETIC_KINDS)
     num_nodes = check_int(num_nodes, "num_nodes", min_value=1)
     num_edges = check_int(num_edges, "num_edges", min_value=0)
-    num_features = check_int(num_features, "num_features", min_value=1)
-    num_classes = check_int(num_classes, "num_classes", min_value=1, max_value=num_nodes)
-    check_option(kind, "kind", SYNTHETIC_KINDS)
-    seed = check_int(seed, "seed", min_value=0)
     if num_edges % 2:
         raise ValueError(f"num_edges counts both directions of each edge: it must be even and >= 0, got {num_edges}")
     if num_edges > num_nodes * (num_nodes - 1):
         raise ValueError(f"num_edges={num_edges} exceeds the {num_nodes * (num_nodes - 1)} directed edges a simple "
                          f"graph on {num_nodes} nodes can have")
+    num_features = check_int(num_features, "num_features", min_value=1)
+    num_classes = check_int(num_classes, "num_classes", min_value=1, max_value=num_nodes)
+    seed = check_int(seed, "seed", min_value=0)
     adj, blocks = synthetic_graph_blocks(kind, num_nodes, num_edges, num_blocks=num_classes, seed=seed)
     x = synthetic_features(blocks, num_features, num_classes=num_classes, seed=seed)
     edge_index = torch.empty((2, adj.nnz), dtype=torch.long)

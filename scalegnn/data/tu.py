@@ -35,11 +35,20 @@ def tu_graph_labels(graphs):
     """The ``[G]`` label tensor of a ``TUDataset`` (one class per graph), without materializing every graph."""
     import torch
 
+    if not hasattr(graphs, "__len__") or not hasattr(graphs, "__getitem__"):
+        raise TypeError(f"graphs must be a graph collection (a PyG dataset or a list of Data), "
+                        f"got {type(graphs).__name__}")
+    if len(graphs) == 0:
+        raise ValueError("graphs is empty: a graph-classification dataset needs at least one graph")
     data = getattr(graphs, "_data", None)
     if data is not None and getattr(graphs, "_indices", None) is None and getattr(data, "y", None) is not None:
         y = data.y
     else:
-        y = torch.cat([graphs[i].y.view(1, -1) for i in range(len(graphs))])
+        ys = [getattr(graphs[i], "y", None) for i in range(len(graphs))]
+        missing = [i for i, t in enumerate(ys) if t is None]
+        if missing:
+            raise ValueError(f"graph {missing[0]} has no label y; every graph needs one for the split")
+        y = torch.cat([t.view(1, -1) for t in ys])
     return y.view(-1) if y.dim() == 2 and y.size(1) == 1 else y
 
 
