@@ -203,6 +203,8 @@ def write_partitions(
     Returns:
         The path of the written directory.
     """
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise TypeError(f"out_dir must be a path, got {type(out_dir).__name__}")
     out = check_output_dir(out_dir, overwrite)
     csr = as_csr(graph)
     n = csr.shape[0]
@@ -212,8 +214,22 @@ def write_partitions(
         if not (isinstance(name, str) and name.replace("_", "").isalnum() and name.isascii()):
             raise ValueError(f"node_data names must be non-empty ASCII letters, digits or '_', got {name!r}")
     for name, arr in (("features", features), ("labels", labels), *node_data.items()):
-        if arr is not None and np.asarray(arr).shape[0] != n:
-            raise ValueError(f"{name} has {np.asarray(arr).shape[0]} rows but the graph has {n} vertices")
+        if arr is None:
+            continue
+        arr = np.asarray(arr)
+        if arr.ndim == 0:
+            raise ValueError(f"{name} must be an array with one row per vertex, got a scalar")
+        if arr.dtype == object:
+            raise TypeError(f"{name} must be a numeric array (nothing is pickled), got dtype object")
+        if arr.shape[0] != n:
+            raise ValueError(f"{name} has {arr.shape[0]} rows but the graph has {n} vertices")
+        if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} contains NaN or inf")
+    for name, flag in (("overwrite", overwrite), ("progress", progress)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, got {flag!r}")
+    if method is not None and not isinstance(method, str):
+        raise TypeError(f"method must be a string or None, got {type(method).__name__}")
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -370,6 +386,12 @@ def read_partitions(
         PartitionFormatError: missing or corrupted files, another format
             version, another graph or another ``k``.
     """
+    from partitioning.validation import check_int
+
+    rank = check_int("rank", rank, 0)
+    k = None if k is None else check_int("k", k, 1)
+    if fingerprint is not None and not isinstance(fingerprint, str):
+        raise TypeError(f"fingerprint must be a string (graph_fingerprint's hex digest), got {type(fingerprint).__name__}")
     out = Path(out_dir)
     manifest = read_manifest(out)
     if graph is not None:
@@ -381,11 +403,10 @@ def read_partitions(
         raise PartitionFormatError(
             f"{out} was made for another graph ({manifest['num_nodes']} vertices, {manifest['num_entries']} entries, "
             f"fingerprint {manifest['graph_fingerprint'][:12]}...), not the expected one (fingerprint {fingerprint[:12]}...)")
-    if k is not None and int(k) != manifest["k"]:
+    if k is not None and k != manifest["k"]:
         raise PartitionFormatError(f"{out} holds k={manifest['k']} parts but k={k} ranks were requested")
-    if not 0 <= int(rank) < manifest["k"]:
+    if not rank < manifest["k"]:
         raise PartitionFormatError(f"rank {rank} is out of range for {out} with k={manifest['k']} parts")
-    rank = int(rank)
     name = _part_name(rank)
     with np.load(_verified(out, manifest, f"{name}.npz", verify), allow_pickle=False) as z:
         missing = [key for key in _STRUCTURE_KEYS if key not in z.files]

@@ -221,13 +221,15 @@ def _canonical(csr: sp.csr_matrix) -> sp.csr_matrix:
 
 def transpose_pattern(csr: sp.csr_matrix) -> sp.csr_matrix:
     """The pattern of :math:`A^T` in canonical CSR (row ``j`` lists the rows ``i`` with :math:`A_{ij} \\ne 0`)."""
+    csr = as_csr(csr)
     t = csr.tocsc()  # linear-time counting transpose; the CSC of A is the CSR of A^T
     out = sp.csr_matrix((t.data, t.indices, t.indptr), shape=csr.shape[::-1])
     return _canonical(out)
 
 
 def symmetrize(csr: sp.csr_matrix) -> sp.csr_matrix:
-    """The pattern of :math:`A + A^T`."""
+    """The pattern of :math:`A + A^T` (``csr``: any graph :func:`as_csr` accepts)."""
+    csr = as_csr(csr)
     out = (csr + transpose_pattern(csr)).tocsr()
     out.data = np.ones(out.nnz, dtype=np.int8)
     return _canonical(out)
@@ -235,6 +237,7 @@ def symmetrize(csr: sp.csr_matrix) -> sp.csr_matrix:
 
 def drop_self_loops(csr: sp.csr_matrix) -> sp.csr_matrix:
     """The pattern without diagonal entries (METIS rejects self-loops)."""
+    csr = as_csr(csr)
     n = csr.shape[0]
     rows = np.repeat(np.arange(n, dtype=csr.indices.dtype), np.diff(csr.indptr))
     keep = rows != csr.indices

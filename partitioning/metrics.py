@@ -31,7 +31,15 @@ def check_parts(parts: Any, num_nodes: int, k: Optional[int] = None) -> tuple:
 
     ``k`` defaults to ``parts.max() + 1``.
     """
-    arr = np.asarray(parts)
+    from partitioning.graph import _to_numpy
+    from partitioning.validation import check_int
+
+    try:
+        arr = _to_numpy(parts)
+    except Exception as e:
+        raise TypeError(f"parts must be an array of part ids ({e})") from None
+    if arr.dtype == object or arr.dtype.kind in "USVb":
+        raise TypeError(f"parts must hold integer part ids, got dtype {arr.dtype}")
     if arr.ndim != 1:
         raise ValueError(f"parts must be a 1-D array of part ids, got shape {arr.shape}")
     if arr.shape[0] != num_nodes:
@@ -47,9 +55,7 @@ def check_parts(parts: Any, num_nodes: int, k: Optional[int] = None) -> tuple:
     if k is None:
         k = top
     else:
-        k = int(k)
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
+        k = check_int("k", k, 1)
         if top > k:
             first = int(np.flatnonzero(arr >= k)[0])
             raise ValueError(f"parts has part id {int(arr[first])} at vertex {first}, out of range for k={k}")
@@ -155,6 +161,8 @@ def edge_cut(graph: Any, parts: Any, directed: bool = False) -> int:
     :math:`\\{i, j\\}` with :math:`A_{ij}` or :math:`A_{ji}` nonzero once;
     ``directed=True`` counts nonzero entries :math:`A_{ij}`.
     """
+    if not isinstance(directed, (bool, np.bool_)):
+        raise TypeError(f"directed must be True or False, got {directed!r}")
     csr = as_csr(graph)
     n = csr.shape[0]
     parts, _ = check_parts(parts, n)
@@ -169,10 +177,22 @@ def edge_cut(graph: Any, parts: Any, directed: bool = False) -> int:
 
 def part_weights(parts: Any, k: Optional[int] = None, weights: Optional[Any] = None) -> np.ndarray:
     """``[k]`` total vertex weight per part (vertex counts without ``weights``)."""
-    arr, k = check_parts(parts, np.asarray(parts).shape[0], k)
-    w = None if weights is None else np.asarray(weights, dtype=np.float64)
-    if w is not None and w.shape != arr.shape:
-        raise ValueError(f"weights has shape {w.shape} but parts has {arr.shape}")
+    from partitioning.graph import _to_numpy
+
+    raw = _to_numpy(parts)
+    arr, k = check_parts(raw, raw.shape[0] if raw.ndim else -1, k)
+    w = None
+    if weights is not None:
+        w = _to_numpy(weights)
+        if w.dtype == object or w.dtype.kind in "USVb":
+            raise TypeError(f"weights must be numeric, got dtype {w.dtype}")
+        w = w.astype(np.float64)
+        if w.shape != arr.shape:
+            raise ValueError(f"weights has shape {w.shape} but parts has {arr.shape}")
+        if not np.all(np.isfinite(w)):
+            raise ValueError("weights contains NaN or inf")
+        if w.size and w.min() < 0:
+            raise ValueError(f"weights must be >= 0, got {w.min()!r}")
     return np.bincount(arr, weights=w, minlength=k)
 
 

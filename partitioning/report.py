@@ -31,6 +31,16 @@ def partition_report(
         or by ``vertex_weights`` when given), ``seconds``. ``preset`` and
         ``vcycles`` configure the hypergraph method (see :func:`partition`).
     """
+    from partitioning.validation import check_choice, check_int
+
+    if isinstance(ks, (str, bytes)) or not hasattr(ks, "__iter__"):
+        ks = [ks]
+    ks = [check_int("k", k, 1) for k in ks]
+    if isinstance(methods, str):
+        methods = [methods]
+    methods = [check_choice("method", m, METHODS) for m in methods]
+    if not ks or not methods:
+        raise ValueError("partition_report needs at least one k and one method")
     csr = as_csr(graph)
     weights = resolve_vertex_weights(csr, vertex_weights)
     runs = [(k, m) for k in ks for m in methods]
@@ -49,8 +59,25 @@ def partition_report(
     return rows
 
 
+_ROW_KEYS = ("method", "k", "volume", "max_per_part", "messages", "edge_cut", "imbalance", "seconds")
+
+
+def _check_rows(rows: Any) -> None:
+    if not isinstance(rows, (list, tuple)) or not rows:
+        raise ValueError("rows must be a non-empty list of partition_report rows")
+    for r in rows:
+        if not isinstance(r, dict):
+            raise TypeError(f"each row must be a dict from partition_report, got {type(r).__name__}")
+        missing = [key for key in _ROW_KEYS if key not in r]
+        if missing:
+            raise ValueError(f"a row lacks {missing}; pass the rows partition_report returns")
+
+
 def format_report(rows: List[Dict[str, Any]], baseline: str = "metis") -> str:
     """A Markdown table of :func:`partition_report` rows, with each volume relative to ``baseline``."""
+    _check_rows(rows)
+    if not isinstance(baseline, str):
+        raise TypeError(f"baseline must be a method name, got {type(baseline).__name__}")
     base = {r["k"]: r["volume"] for r in rows if r["method"] == baseline}
     lines = ["| k | method | volume (rows/layer) | vs " + baseline + " | max per part | messages | edge cut | imbalance | time (s) |",
              "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -70,6 +97,7 @@ def plot_report(rows: List[Dict[str, Any]], path: str, title: str = "") -> None:
     Ratios on a log axis keep a random partition (5-15x METIS) from dwarfing
     the 10-30% differences between the volume-aware methods.
     """
+    _check_rows(rows)
     import matplotlib
 
     matplotlib.use("Agg")

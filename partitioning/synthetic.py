@@ -97,11 +97,15 @@ def powerlaw_sbm_graph(
     of all vertex pairs, with a heavy tail) can stop short after 64 rounds of
     redraws; that case raises ``RuntimeError`` rather than returning fewer edges.
     """
-    num_nodes, num_edges, num_blocks = int(num_nodes), int(num_edges), int(num_blocks)
-    if num_nodes < 1:
-        raise ValueError(f"num_nodes must be >= 1, got {num_nodes}")
-    if num_edges < 0:
-        raise ValueError(f"num_edges must be >= 0, got {num_edges}")
+    from partitioning.validation import check_fraction, check_int, check_seed
+
+    num_nodes = check_int("num_nodes", num_nodes, 1)
+    num_edges = check_int("num_edges", num_edges, 0)
+    num_blocks = check_int("num_blocks", num_blocks)
+    seed = check_seed(seed)
+    if exponent is not None:
+        exponent = check_fraction("exponent", exponent, 1.0 + 1e-9, float("inf"))
+    intra_block_fraction = check_fraction("intra_block_fraction", intra_block_fraction, 0.0, 1.0 + 1e-12)
     if num_edges % 2:
         raise ValueError(f"num_edges counts both directions of each undirected edge and must be even, got {num_edges}")
     max_edges = num_nodes * (num_nodes - 1)
@@ -109,8 +113,6 @@ def powerlaw_sbm_graph(
         raise ValueError(f"num_edges={num_edges} exceeds n(n-1)={max_edges}, the most a simple graph on {num_nodes} nodes has")
     if not 1 <= num_blocks <= num_nodes:
         raise ValueError(f"num_blocks must be in [1, num_nodes={num_nodes}], got {num_blocks}")
-    if not 0.0 <= intra_block_fraction <= 1.0:
-        raise ValueError(f"intra_block_fraction must be in [0, 1], got {intra_block_fraction}")
 
     rng = np.random.default_rng(seed)
     n = num_nodes
@@ -239,8 +241,10 @@ def synthetic_graph_blocks(kind: str, num_nodes: int, num_edges: int, num_blocks
     degrees. Both plant ``min(num_blocks, num_nodes)`` blocks with 80% of edge
     endpoints drawn inside the block.
     """
-    if kind not in SYNTHETIC_KINDS:
-        raise ValueError(f"kind must be one of {SYNTHETIC_KINDS}, got {kind!r}")
+    from partitioning.validation import check_choice, check_int
+
+    kind = check_choice("kind", kind, SYNTHETIC_KINDS)
+    num_nodes, num_blocks = check_int("num_nodes", num_nodes, 1), check_int("num_blocks", num_blocks, 1)
     exponent = 2.5 if kind == "powerlaw" else None
     return powerlaw_sbm_graph(num_nodes, num_edges, num_blocks=min(int(num_blocks), max(int(num_nodes), 1)),
                               exponent=exponent, intra_block_fraction=0.8, seed=seed)
@@ -260,12 +264,20 @@ def synthetic_features(labels: np.ndarray, num_features: int = 128, num_classes:
     neighbours (a GNN) helps. Generated in chunks of 65,536 rows straight into
     the ``float32`` output (no ``float64`` copy of the whole matrix).
     """
+    from partitioning.validation import check_fraction, check_int, check_seed
+
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"labels must be 1-D, got shape {labels.shape}")
-    if num_features < 1:
-        raise ValueError(f"num_features must be >= 1, got {num_features}")
-    num_classes = int(labels.max()) + 1 if num_classes is None else int(num_classes)
+    if labels.size and not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be integer class ids, got dtype {labels.dtype}")
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"labels must be >= 0, got {int(labels.min())}")
+    num_features = check_int("num_features", num_features, 1)
+    seed = check_seed(seed)
+    signal = check_fraction("signal", signal, 0.0, float("inf"))
+    top = int(labels.max()) + 1 if labels.size else 1
+    num_classes = top if num_classes is None else check_int("num_classes", num_classes, top)
     rng = np.random.default_rng([seed, 1])  # a stream independent of the graph's
     means = (rng.standard_normal((num_classes, num_features)) * signal).astype(np.float32)
     out = np.empty((labels.shape[0], num_features), dtype=np.float32)
