@@ -218,6 +218,119 @@ def test_tu_generic_prefix(real_data_root):
     assert len(load_dataset("TU:MUTAG", root=real_data_root, download=False).graphs) == 188
 
 
+# ------------------------------------------------------------------ TU: the stratified 10-fold split
+
+
+def _unbalanced_labels() -> torch.Tensor:
+    """67 graph labels in 3 classes of very different sizes, interleaved (not sorted by class)."""
+    y = torch.tensor([0] * 37 + [1] * 23 + [2] * 7)
+    return y[torch.randperm(67, generator=torch.Generator().manual_seed(11))]
+
+
+def test_stratified_folds_partition_stratify_and_repeat():
+    from scalegnn.data.splits import stratified_folds
+
+    y = _unbalanced_labels()
+    folds = stratified_folds(y, 10, seed=0)
+    assert folds.shape == (67,) and folds.dtype == torch.long
+    assert int(folds.min()) == 0 and int(folds.max()) == 9  # every graph in exactly one fold
+    sizes = torch.bincount(folds, minlength=10)
+    assert int(sizes.sum()) == 67 and int(sizes.max() - sizes.min()) <= 1
+    for c in range(3):  # stratified: each class spread over the folds as evenly as possible
+        per_fold = torch.bincount(folds[y == c], minlength=10)
+        n_c = int((y == c).sum())
+        assert int(per_fold.min()) == n_c // 10 and int(per_fold.max()) == -(-n_c // 10), (c, per_fold)
+    assert torch.equal(stratified_folds(y, 10, seed=0), folds)  # deterministic
+    assert not torch.equal(stratified_folds(y, 10, seed=1), folds)  # the seed matters
+    state = torch.get_rng_state()
+    stratified_folds(y, 10, seed=0)
+    assert torch.equal(torch.get_rng_state(), state)  # the global RNG is not touched
+
+
+def test_stratified_folds_without_class_labels():
+    from scalegnn.data.splits import stratified_folds
+
+    folds = stratified_folds(torch.rand(25, 3), 5, seed=0)  # multi-task labels: plain random folds
+    assert torch.equal(torch.bincount(folds), torch.full((5,), 5))
+
+
+def test_fold_split_protocol():
+    from scalegnn.data.splits import fold_split, stratified_folds
+
+    y = _unbalanced_labels()
+    folds = stratified_folds(y, 10, seed=0)
+    seen_test = torch.zeros(67, dtype=torch.long)
+    seen_valid = torch.zeros(67, dtype=torch.long)
+    for fold in range(10):
+        split = fold_split(y, fold, 10, seed=0)
+        tr, va, te = split["train"], split["valid"], split["test"]
+        assert torch.equal(torch.sort(torch.cat([tr, va, te])).values, torch.arange(67))  # disjoint, covering
+        assert torch.equal(te, (folds == fold).nonzero().view(-1))
+        assert torch.equal(va, (folds == (fold - 1) % 10).nonzero().view(-1))
+        assert all(torch.equal(v, v.sort().values) for v in split.values())
+        seen_test[te] += 1
+        seen_valid[va] += 1
+    assert torch.all(seen_test == 1) and torch.all(seen_valid == 1)  # 10 folds: each graph tested once
+
+
+def _write_tiny_tu(root: Path, name: str, labels) -> None:
+    """A TU dataset in the TU Dortmund text format: one triangle per graph, the given graph labels."""
+    raw = root / "TU" / name / "raw"
+    raw.mkdir(parents=True)
+    edges, indicator = [], []
+    for g in range(len(labels)):
+        a, b, c = 3 * g + 1, 3 * g + 2, 3 * g + 3
+        edges += [(a, b), (b, a), (b, c), (c, b), (a, c), (c, a)]
+        indicator += [g + 1] * 3
+    (raw / f"{name}_A.txt").write_text("".join(f"{u}, {v}\n" for u, v in edges))
+    (raw / f"{name}_graph_indicator.txt").write_text("".join(f"{g}\n" for g in indicator))
+    (raw / f"{name}_graph_labels.txt").write_text("".join(f"{y}\n" for y in labels))
+
+
+def test_tu_split_through_load_dataset(tmp_path):
+    from scalegnn.data.splits import fold_split
+
+    labels = [1] * 18 + [2] * 12  # TU files label 1/2; PyG shifts them to 0/1
+    _write_tiny_tu(tmp_path, "TINY", labels)
+    y = torch.tensor(labels) - 1
+    ds = load_dataset("TU:TINY", root=tmp_path, download=False)
+    assert ds.task == "graph" and len(ds.graphs) == 30
+    expected = fold_split(y, 0, 10, seed=0)
+    assert set(ds.split) == {"train", "valid", "test"}
+    assert all(torch.equal(ds.split[k], expected[k]) for k in expected)
+    assert [len(ds.split[k]) for k in ("train", "valid", "test")] == [24, 3, 3]
+    for k in ("valid", "test"):  # stratified: 18/12 graphs -> about 1.8 / 1.2 per fold of each class
+        counts = torch.bincount(y[ds.split[k]], minlength=2).tolist()
+        assert counts in ([2, 1], [1, 2]), (k, counts)
+    three = load_dataset("TU:TINY", root=tmp_path, download=False, fold=3, num_folds=5, seed=7)
+    expected = fold_split(y, 3, 5, seed=7)
+    assert all(torch.equal(three.split[k], expected[k]) for k in expected)
+    assert three.info["fold"] == 3 and three.info["num_folds"] == 5 and "stratified 5-fold" in three.info["split"]
+    # the graphs behind the ids carry the labels the split was stratified on
+    assert [int(ds.graphs[i].y) for i in ds.split["test"].tolist()] == y[ds.split["test"]].tolist()
+
+
+@pytest.mark.realdata
+def test_tu_folds_on_proteins(real_data_root):
+    from scalegnn.data.tu import tu_graph_labels
+
+    first = load_dataset("PROTEINS", root=real_data_root, download=False)
+    y = tu_graph_labels(first.graphs)
+    assert torch.equal(y, torch.cat([first.graphs[i].y for i in range(len(first.graphs))]))
+    tests = []
+    for fold in (0, 5, 9):
+        ds = first if fold == 0 else load_dataset("PROTEINS", root=real_data_root, download=False, fold=fold)
+        tests.append(ds.split["test"])
+        for k, v in ds.split.items():
+            per_class = torch.bincount(y[v], minlength=2)
+            share = per_class.double() / per_class.sum()
+            overall = torch.bincount(y, minlength=2).double() / y.numel()
+            assert torch.allclose(share, overall, atol=0.015), (fold, k, share, overall)
+    assert len(set().union(*[set(t.tolist()) for t in tests])) == sum(t.numel() for t in tests)  # disjoint folds
+    again = load_dataset("PROTEINS", root=real_data_root, download=False)
+    assert all(torch.equal(again.split[k], first.split[k]) for k in first.split)
+
+
 # ------------------------------------------------------------------ SEAL networks
 
 SEAL_NODES = {"USAir": 332, "NS": 1589, "PB": 1222, "Yeast": 2375, "Celegans": 297,
