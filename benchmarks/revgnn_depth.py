@@ -22,28 +22,34 @@ median over ``--repeat`` steps after one warm-up step. Memory:
   (:class:`scalegnn.nn.reversible.SavedTensorCounter`, parameters excluded).
   PyG's ``InvertibleFunction`` keeps its tensors outside autograd's saved-tensor
   mechanism, so this column undercounts ``pyg-rev``; read its peak column.
-* ``peak MB``: GPU: ``torch.cuda.max_memory_allocated`` during the step minus
-  the memory held before it. CPU: resident memory sampled during the step
-  minus the level before it (one subprocess per depth, with a fixed malloc
-  mmap threshold so freed tensors leave the resident set).
+* GPU, ``peak MB``: ``torch.cuda.max_memory_allocated`` during the step minus
+  the memory held before it.
+* CPU, ``process peak RSS MB``: the operating system's peak resident set
+  (``VmHWM``) of a fresh process that builds one model at one depth and runs
+  ``--memory-steps`` training steps (forward, loss, backward, Adam), with no
+  allocator setting of any kind: what a user's training process sees.
+  ``above start MB`` is that peak minus the resident set after imports, graph
+  and model were in place (before the first step).
+
+On CPU the timing (all models of a depth in one process, interleaved) and the
+memory (one process per model and depth) are separate runs, so that the peak
+of one model does not hide another's.
 
 Usage::
 
     python -m benchmarks.revgnn_depth                                  # GPU if present, arxiv size
-    python -m benchmarks.revgnn_depth --nodes 20000 --depths 8 64 256 --threads 1  # reduced CPU run
+    python -m benchmarks.revgnn_depth --nodes 20000 --depths 4 8 64 128 --threads 1  # reduced CPU run
     python -m benchmarks.revgnn_depth --out benchmarks/results/revgnn.md
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Dict, List
@@ -125,45 +131,45 @@ def build(model: str, depth: int, in_channels: int, hidden: int, out_channels: i
     raise ValueError(f"unknown model {model!r}; choose from {MODELS}")
 
 
-class _RSSPeak:
-    """Peak resident memory (MB) above the level at entry, sampled by a thread (CPU runs)."""
+def _proc_status_mb(key: str) -> float:
+    """A field of ``/proc/self/status`` (``VmRSS``, ``VmHWM``: the kernel's peak resident set) in MB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{key} not in /proc/self/status")
 
-    def __init__(self, interval: float = 0.005) -> None:
-        self.interval = interval
-        self.page = os.sysconf("SC_PAGE_SIZE")
 
-    def _rss(self) -> int:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * self.page
+def _graph(nodes: int, edges: int, device: str, seed: int = 0):
+    data = synthetic_graph(nodes, edges, num_features=128, num_classes=40, seed=seed)
+    dev = torch.device(device)
+    # Every model gets the same GCN-normalized CSR matrix (PyG's adj_t orientation), paired with its
+    # transpose, and the same GCN layer (GCNLayer: PyG's GCN propagation; SpMM backward by the stored transpose).
+    adj = paired_adjacency(normalized_adjacency(data.edge_index, nodes, "sym").to(dev))
+    return data.x.to(dev), data.y.to(dev), adj
 
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._rss())
-            time.sleep(self.interval)
 
-    def __enter__(self) -> "_RSSPeak":
-        self.base = self.peak = self._rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._rss())
-        self.mb = (self.peak - self.base) / 2**20
+def measure_process_peak(model: str, depth: int, nodes: int, edges: int, hidden: int, steps: int,
+                         seed: int = 0) -> Dict[str, object]:
+    """CPU, run in a fresh process: the OS's peak RSS over ``steps`` training steps of one model."""
+    x, y, adj = _graph(nodes, edges, "cpu", seed)
+    torch.manual_seed(seed)
+    net = build(model, depth, x.size(1), hidden, 40, 0.1).train()
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    start = _proc_status_mb("VmRSS")
+    for _ in range(steps):
+        optimizer.zero_grad()
+        F.cross_entropy(net(x, adj), y).backward()
+        optimizer.step()
+    peak = _proc_status_mb("VmHWM")
+    return {"model": model, "depth": depth, "process_peak_mb": peak, "above_start_mb": peak - start}
 
 
 def measure_depth(models: List[str], depth: int, nodes: int, edges: int, hidden: int, repeat: int,
                   device: str, seed: int = 0) -> List[Dict[str, object]]:
     """All ``models`` at one depth on one graph; steps interleaved round-robin so load drifts hit all alike."""
-    data = synthetic_graph(nodes, edges, num_features=128, num_classes=40, seed=seed)
-    dev = torch.device(device)
-    x, y = data.x.to(dev), data.y.to(dev)
-    # Every model gets the same GCN-normalized CSR matrix (PyG's adj_t orientation), paired with its
-    # transpose, and the same GCN layer (GCNLayer: PyG's GCN propagation; SpMM backward by the stored transpose).
-    adj = paired_adjacency(normalized_adjacency(data.edge_index, nodes, "sym").to(dev))
+    x, y, adj = _graph(nodes, edges, device, seed)
+    dev = x.device
     results = {m: {"model": m, "depth": depth, "times": [], "peaks": []} for m in models}
     built = {}
     for name in models:
@@ -178,13 +184,13 @@ def measure_depth(models: List[str], depth: int, nodes: int, edges: int, hidden:
             torch.cuda.synchronize()
             base = torch.cuda.memory_allocated()
             torch.cuda.reset_peak_memory_stats()
-        with _RSSPeak() if dev.type == "cpu" else contextlib.nullcontext() as rss:
-            t0 = time.perf_counter()
-            F.cross_entropy(model(x, adj), y).backward()
-            if dev.type == "cuda":
-                torch.cuda.synchronize()
-            res["times"].append(time.perf_counter() - t0)
-        res["peaks"].append((torch.cuda.max_memory_allocated() - base) / 2**20 if dev.type == "cuda" else rss.mb)
+        t0 = time.perf_counter()
+        F.cross_entropy(model(x, adj), y).backward()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        res["times"].append(time.perf_counter() - t0)
+        if dev.type == "cuda":
+            res["peaks"].append((torch.cuda.max_memory_allocated() - base) / 2**20)
 
     alive = []
     for name in models:
@@ -209,43 +215,67 @@ def measure_depth(models: List[str], depth: int, nodes: int, edges: int, hidden:
         res = results[name]
         if name in alive:
             res["step_s"] = statistics.median(res["times"][1:])
-            res["peak_mb"] = max(res["peaks"])
+            res["steps"] = len(res["times"]) - 1
+            if res["peaks"]:
+                res["peak_mb"] = max(res["peaks"])
         res.pop("times"), res.pop("peaks")
         rows.append(res)
     return rows
 
 
-def run_isolated(args, depth: int, models: List[str]) -> List[Dict[str, object]]:
-    """CPU: one depth per subprocess, with a fixed malloc mmap threshold so freed tensors leave the RSS."""
-    cmd = [sys.executable, "-m", "benchmarks.revgnn_depth", "--worker", str(depth), "--models", *models,
+def _worker_cmd(args, role: str, depth: int, models: List[str]) -> List[str]:
+    cmd = [sys.executable, "-m", "benchmarks.revgnn_depth", role, str(depth), "--models", *models,
            "--nodes", str(args.nodes), "--edges", str(args.edges), "--hidden", str(args.hidden),
-           "--repeat", str(args.repeat), "--device", args.device]
+           "--repeat", str(args.repeat), "--memory-steps", str(args.memory_steps), "--device", args.device]
     if args.threads is not None:
         cmd += ["--threads", str(args.threads)]
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    return cmd
+
+
+def run_isolated(args, depth: int, models: List[str], role: str = "--worker") -> List[Dict[str, object]]:
+    """CPU: one depth (``--worker``: timing, models interleaved) or one model (``--memory-worker``) per process.
+
+    The child inherits this process's environment unchanged: no allocator variable is set.
+    """
+    proc = subprocess.run(_worker_cmd(args, role, depth, models), capture_output=True, text=True)
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["killed"])[-1]
         return [{"model": m, "depth": depth, "oom": proc.returncode < 0, "error": tail} for m in models]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    return got if isinstance(got, list) else [got]
 
 
-def table(rows: List[Dict[str, object]], depths: List[int]) -> str:
+def _failure(r: Dict[str, object]) -> str:
+    return "OOM" if r.get("oom") else f"failed: {r.get('error', '?')}"
+
+
+def table(rows: List[Dict[str, object]], depths: List[int], cpu: bool) -> str:
+    """One row per model and depth; on CPU ``rows`` hold the timing and the memory runs' fields merged."""
     base = {r["depth"]: r for r in rows if r["model"] == "plain-res" and "step_s" in r}
-    lines = ["| model | depth | step time (s) | time / plain-res | saved MB | peak MB |",
-             "|---|---:|---:|---:|---:|---:|"]
+    mem_head = "process peak RSS MB | above start MB" if cpu else "peak MB"
+    lines = [f"| model | depth | step time (s) | time / plain-res | saved MB | {mem_head} |",
+             "|---|---:|---:|---:|---:|---:|" + ("---:|" if cpu else "")]
     for depth in depths:
         for r in rows:
             if r["depth"] != depth:
                 continue
-            if "step_s" not in r:
-                why = "OOM" if r.get("oom") else f"failed: {r.get('error', '?')}"
-                lines.append(f"| {r['model']} | {depth} | {why} | | | |")
-                continue
-            ratio = f"{r['step_s'] / base[depth]['step_s']:.2f}x" if depth in base else "n/a"
-            lines.append(f"| {r['model']} | {depth} | {r['step_s']:.3f} | {ratio} | "
-                         f"{r['saved_mb']:.1f} | {r['peak_mb']:.1f} |")
+            if "step_s" in r:
+                ratio = f"{r['step_s'] / base[depth]['step_s']:.2f}x" if depth in base else "n/a"
+                timing = f"{r['step_s']:.3f} | {ratio} | {r['saved_mb']:.1f}"
+            else:
+                timing = f"{_failure(r)} | |"
+            if cpu:
+                mem = (f"{r['process_peak_mb']:.0f} | {r['above_start_mb']:.0f}" if "process_peak_mb" in r
+                       else f"{_failure(r.get('memory', {}))} |")
+            else:
+                mem = f"{r['peak_mb']:.1f}" if "peak_mb" in r else ""
+            lines.append(f"| {r['model']} | {depth} | {timing} | {mem} |")
     return "\n".join(lines)
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.1f} / {five:.1f} / {fifteen:.1f}"
 
 
 def main(argv=None) -> None:
@@ -256,14 +286,20 @@ def main(argv=None) -> None:
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--depths", type=int, nargs="+", default=[8, 64, 256, 1001])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5, help="timed steps per model after a warm-up (median)")
+    parser.add_argument("--memory-steps", type=int, default=3,
+                        help="CPU: training steps in each model's own process for the peak RSS")
+    parser.add_argument("--skip-memory", action="store_true", help="CPU: timing only")
+    parser.add_argument("--skip-timing", action="store_true", help="CPU: peak RSS only")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default: torch's choice); on small VMs 1 can be the fastest")
     parser.add_argument("--isolate-models", action="store_true",
-                        help="CPU: one subprocess per model (no interleaving; an OOM kill takes only that model)")
+                        help="CPU timing: one subprocess per model (no interleaving; an OOM kill takes only that "
+                             "model)")
     parser.add_argument("--out", type=Path, default=None, help="write the markdown table here")
     parser.add_argument("--worker", type=int, metavar="DEPTH", help=argparse.SUPPRESS)
+    parser.add_argument("--memory-worker", type=int, metavar="DEPTH", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -274,18 +310,34 @@ def main(argv=None) -> None:
                              args.device)
         print(json.dumps(rows))
         return
+    if args.memory_worker:
+        (model,) = args.models
+        print(json.dumps(measure_process_peak(model, args.memory_worker, args.nodes, args.edges, args.hidden,
+                                              args.memory_steps)))
+        return
 
+    cpu = args.device == "cpu"
+    load_before = _load()
     rows = []
     for depth in tqdm(args.depths, desc="depths"):
-        if args.device == "cpu" and args.isolate_models:
+        if cpu and args.skip_timing:
+            got = [{"model": m, "depth": depth} for m in args.models]
+        elif cpu and args.isolate_models:
             got = [row for m in args.models for row in run_isolated(args, depth, [m])]
-        elif args.device == "cpu":
+        elif cpu:
             got = run_isolated(args, depth, args.models)
             if any(r.get("oom") for r in got):  # the process died: measure each model on its own
                 got = [row for m in args.models for row in run_isolated(args, depth, [m])]
         else:
             got = measure_depth(args.models, depth, args.nodes, args.edges, args.hidden, args.repeat, args.device)
             torch.cuda.empty_cache()
+        if cpu and not args.skip_memory:
+            for row in got:
+                (mem,) = run_isolated(args, depth, [row["model"]], role="--memory-worker")
+                if "process_peak_mb" in mem:
+                    row.update(process_peak_mb=mem["process_peak_mb"], above_start_mb=mem["above_start_mb"])
+                else:
+                    row["memory"] = mem
         for res in got:
             print(json.dumps(res), flush=True)
         rows.extend(got)
@@ -293,10 +345,15 @@ def main(argv=None) -> None:
         where = torch.cuda.get_device_name()
     else:
         where = f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-    header = (f"Device: {where}; torch {torch.__version__}. Graph: synthetic power-law, {args.nodes:,} nodes, "
+    memory = ("" if not cpu or args.skip_memory else
+              f" Peak RSS: one fresh process per model and depth, {args.memory_steps} training steps, "
+              f"no allocator setting.")
+    header = (f"Device: {where}; torch {torch.__version__}; load average (1/5/15 min) {load_before} before, "
+              f"{_load()} after. Graph: synthetic power-law, {args.nodes:,} nodes, "
               f"{args.edges:,} directed edges, 128 features, 40 classes; hidden {args.hidden}, GCN, "
-              f"LayerNorm, dropout 0.1, RevGNN with 2 groups; median of {args.repeat} steps after a warm-up.")
-    text = header + "\n\n" + table(rows, args.depths) + "\n"
+              f"LayerNorm, dropout 0.1, RevGNN with 2 groups; step time: median of {args.repeat} interleaved "
+              f"steps after a warm-up.{memory}")
+    text = header + "\n\n" + table(rows, args.depths, cpu and not args.skip_memory) + "\n"
     print(text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
