@@ -24,6 +24,7 @@ from scalegnn.data import (DatasetNotFoundError, LoadedDataset, cached_adjacency
                            load_dataset, load_synthetic, normalized_adjacency, spmm, split_edges, split_rows,
                            synthetic_graph, to_torch_csr, validate_edge_index, validate_features, validate_graph,
                            validate_node_ids)
+from scalegnn.data.bundled import load_cora_arrays
 from scalegnn.data.datasets import expected_path
 from scalegnn.data.ogb_datasets import load_ogb, ogb_dir_name, ogb_meta_info
 from scalegnn.data.planetoid import load_planetoid_data, planetoid_raw_dir
@@ -282,6 +283,7 @@ CASES: List[Case] = [
      r"meta_dict must be a dict or a path"),
 
     # ---------------------------------------------------------------- splits
+    ("load_cora_arrays/path", lambda: load_cora_arrays(3), TypeError, r"path must be a path to cora\.npz"),
     ("split_rows/not-mapping", lambda: split_rows([torch.tensor([0])]), TypeError, r"split must be a mapping"),
     ("split_rows/key-typo", lambda: split_rows({"train": torch.tensor([0]), "val": torch.tensor([1])}), ValueError,
      r"split has an unknown key 'val'; allowed keys are \['train', 'valid', 'test'\]\. Did you mean 'valid'\?"),
@@ -356,6 +358,7 @@ ACCEPTED: List[Tuple[str, Callable[[], Any]]] = [
     ("check_int/int-forms", _accepts_numpy_and_tensor_ints),
     ("check_float/forms", lambda: [check_float(v, "x") for v in (1, 0.5, np.float32(0.5), torch.tensor(0.5))]),
     ("check_bool/numpy", lambda: check_bool(np.bool_(True), "flag")),
+    ("check_finite/large-finite-values", lambda: check_finite(torch.full((10,), 3e38), "x")),  # the sum overflows
     ("check_edge_weight/column", lambda: check_edge_weight(torch.ones(4, 1), 4)),
     ("validate_graph/int-edge_weight", lambda: validate_graph(graph(edge_weight=torch.ones(10, dtype=torch.long)))),
     ("validate_graph/signed-edge_weight", lambda: validate_graph(graph(edge_weight=poked(W10, -1.0)))),

@@ -191,7 +191,11 @@ def check_tensor(
 
 def check_finite(t: Tensor, name: str) -> None:
     """Raise ``ValueError`` naming the first NaN/inf entry of a dense floating tensor."""
-    if t.layout != torch.strided or not torch.is_floating_point(t):
+    if t.layout != torch.strided or not torch.is_floating_point(t) or t.numel() == 0:
+        return
+    # Fast path without a bool copy of t: a finite sum means every entry is finite (NaN and inf
+    # propagate). A non-finite sum (or an overflow of large finite values) takes the exact path.
+    if bool(torch.isfinite(t.sum())):
         return
     finite = torch.isfinite(t)
     if not bool(finite.all()):

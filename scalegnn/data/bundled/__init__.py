@@ -15,6 +15,7 @@ Keys of ``cora.npz`` (readable with numpy alone):
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,8 @@ CORA_NPZ = BUNDLED_DIR / "cora.npz"
 
 def load_cora_arrays(path: Path | str = CORA_NPZ) -> dict:
     """The raw numpy arrays of the bundled Cora (no torch needed)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a path to cora.npz (str or os.PathLike), got {path!r}")
     with np.load(path) as f:
         return {k: f[k] for k in f.files}
 
