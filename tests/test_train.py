@@ -107,12 +107,12 @@ class _Opaque:
 def test_load_checkpoint_refuses_arbitrary_objects_and_torn_files(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"obj": _Opaque()}, path)
-    with pytest.raises(ValueError, match="cannot read checkpoint"):
+    with pytest.raises(ValueError, match="not a scalegnn checkpoint"):
         load_checkpoint(path)
     torn = tmp_path / "torn.pt"
     atomic_save({"w": torch.randn(100)}, torn)
     torn.write_bytes(torn.read_bytes()[:50])
-    with pytest.raises(ValueError, match="cannot read checkpoint"):
+    with pytest.raises(ValueError, match="truncated"):
         load_checkpoint(torn)
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         load_checkpoint(tmp_path / "missing.pt")

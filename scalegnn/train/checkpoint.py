@@ -9,15 +9,17 @@ stored, so loading never unpickles arbitrary objects.
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Dict, Union
 
 import numpy as np
 import torch
 
-__all__ = ["atomic_save", "load_checkpoint", "capture_rng_state", "restore_rng_state"]
+__all__ = ["CheckpointError", "atomic_save", "load_checkpoint", "capture_rng_state", "restore_rng_state"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -39,15 +41,45 @@ def atomic_save(obj: Dict[str, Any], path: PathLike) -> None:
         raise
 
 
+class CheckpointError(ValueError):
+    """A file that cannot be a scalegnn checkpoint: truncated, corrupt, foreign or from another version.
+
+    Its message is one line naming the file and what is wrong with it (never
+    torch's advice to load with ``weights_only=False``).
+    """
+
+
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
 def load_checkpoint(path: PathLike, map_location: Any = "cpu") -> Dict[str, Any]:
-    """Load a checkpoint written by :func:`atomic_save` with ``weights_only=True``."""
+    """Load a checkpoint written by :func:`atomic_save` with ``weights_only=True``.
+
+    Raises:
+        FileNotFoundError: there is no file at ``path``.
+        CheckpointError: the file is empty or truncated, is not a torch file, or
+            holds Python objects other than tensors and plain containers (a
+            scalegnn checkpoint never does).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head:
+        raise CheckpointError(f"{path} is empty: not a scalegnn checkpoint (truncated when it was written?)")
+    if head != _ZIP_MAGIC:
+        raise CheckpointError(f"{path} is not a scalegnn checkpoint: it is not a torch file in zip format")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{path} is a truncated checkpoint: its zip directory is missing "
+                              f"(the file was cut short after it was written)")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # pickle errors, truncated files, foreign objects
-        raise ValueError(f"cannot read checkpoint {path}: {exc}") from exc
+    except pickle.UnpicklingError:
+        raise CheckpointError(f"{path} is not a scalegnn checkpoint: it holds Python objects other than tensors "
+                              f"and plain containers, which scalegnn never writes") from None
+    except Exception as exc:  # a damaged entry inside an otherwise complete zip file
+        raise CheckpointError(f"{path} is a corrupt checkpoint ({type(exc).__name__} while reading it)") from None
 
 
 def capture_rng_state() -> Dict[str, Any]:

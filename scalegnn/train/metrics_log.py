@@ -5,9 +5,12 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
-__all__ = ["MetricsLog", "plot_curves", "save_summary"]
+if TYPE_CHECKING:  # pragma: no cover
+    import matplotlib.figure
+
+__all__ = ["MetricsLog", "curves_figure", "plot_curves", "save_summary"]
 
 
 def _clean(value: Any) -> Any:
@@ -59,30 +62,61 @@ class MetricsLog:
         os.replace(tmp, self.path)
 
 
-def plot_curves(records: List[Dict[str, Any]], path: Union[str, os.PathLike], title: Optional[str] = None) -> Path:
-    """Write loss and metric curves (one panel each) of per-epoch ``records`` to a PNG."""
+def curves_figure(records: List[Dict[str, Any]], title: Optional[str] = None, best_epoch: Optional[int] = None,
+                  monitor: Optional[str] = None) -> "matplotlib.figure.Figure":
+    """The training-curves figure of per-epoch ``records``: loss (left) and metrics (right).
+
+    Args:
+        records: ``metrics.jsonl`` records (the closing ``"final"`` record is ignored).
+        title: the figure's title, e.g. ``"gcn on Cora"`` or the run directory.
+        best_epoch: marked on both panels by a dashed vertical line (label
+            ``best epoch N``, with the ``monitor`` value when given); ``None`` or
+            ``0`` draws no mark.
+        monitor: the metric that selected the best epoch; its curve gets a dot there.
+
+    Returns:
+        A ``matplotlib`` figure (not shown, not saved; see :func:`plot_curves`).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    epochs = [r["epoch"] for r in records if "epoch" in r and not r.get("final")]
     rows = [r for r in records if "epoch" in r and not r.get("final")]
+    epochs = [r["epoch"] for r in rows]
     metric_keys = sorted({k for r in rows for k in r if k.split("_", 1)[0] in ("train", "val", "test")})
     fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 4))
     ax_loss.plot(epochs, [r.get("loss") for r in rows], label="train loss")
     ax_loss.set_xlabel("epoch")
     ax_loss.set_ylabel("loss")
-    ax_loss.legend()
     for key in metric_keys:
-        ax_metric.plot(epochs, [r.get(key) for r in rows], label=key)
+        points = [(r["epoch"], r[key]) for r in rows if r.get(key) is not None]
+        ax_metric.plot([e for e, _ in points], [v for _, v in points], label=key)
     ax_metric.set_xlabel("epoch")
     ax_metric.set_ylabel("metric")
-    if metric_keys:
+    if best_epoch:
+        best = next((r for r in rows if r["epoch"] == best_epoch), {})
+        value = best.get(monitor) if monitor else None
+        label = f"best epoch {best_epoch}" + (f" ({monitor} {value:.4f})" if isinstance(value, (int, float)) else "")
+        for ax in (ax_loss, ax_metric):
+            ax.axvline(best_epoch, color="black", linestyle="--", linewidth=1, label=label)
+        if isinstance(value, (int, float)):
+            ax_metric.plot([best_epoch], [value], "o", color="black")
+    ax_loss.legend()
+    if metric_keys or best_epoch:
         ax_metric.legend()
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def plot_curves(records: List[Dict[str, Any]], path: Union[str, os.PathLike], title: Optional[str] = None,
+                best_epoch: Optional[int] = None, monitor: Optional[str] = None) -> Path:
+    """Write :func:`curves_figure` of ``records`` to a PNG at ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig = curves_figure(records, title=title, best_epoch=best_epoch, monitor=monitor)
     path = Path(path)
     fig.savefig(path, dpi=100)
     plt.close(fig)
