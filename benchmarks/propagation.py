@@ -113,23 +113,55 @@ class PeakMemory:
 
 
 def measure(fn: Callable, device: torch.device, repeat: int) -> Tuple[float, int, object]:
-    """(median seconds, peak extra bytes, last result) of ``fn()`` after one warm-up."""
-    result = fn()
-    del result
-    times, peak = [], 0
+    """(median seconds, peak extra bytes, last result) of ``fn()`` after one warm-up (one method alone)."""
+    out = interleaved([("f", fn)], device, repeat)["f"]
+    return out["time"], out["mem"], out["result"]
+
+
+def interleaved(methods: List[Tuple[str, Callable]], device: torch.device, repeat: int,
+                keep: Callable[[str], bool] = lambda name: True) -> Dict[str, Dict[str, object]]:
+    """Time ``methods`` under the load-robust protocol: one warm-up each, then ``repeat`` rounds that run every
+    method once in turn (so a load change hits all of them alike); per method the median time, all times, the
+    peak extra memory and the last result (only for the names ``keep`` accepts; others are dropped at once)."""
+    for _, fn in methods:
+        fn()
+    stats = {name: {"times": [], "mem": 0, "result": None} for name, _ in methods}
     for _ in range(repeat):
-        with PeakMemory(device) as mem:
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            result = fn()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - t0)
-        peak = max(peak, mem.peak)
-        if _ < repeat - 1:
+        for name, fn in methods:
+            entry = stats[name]
+            entry["result"] = None
+            with PeakMemory(device) as mem:
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                result = fn()
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                entry["times"].append(time.perf_counter() - t0)
+            entry["mem"] = max(entry["mem"], mem.peak)
+            entry["result"] = result if keep(name) else None
             del result
-    return statistics.median(times), peak, result
+    for entry in stats.values():
+        entry["time"] = statistics.median(entry["times"])
+    return stats
+
+
+def spread(times: List[float]) -> str:
+    """min-max of the runs, for the table."""
+    return f"{min(times):.3f}-{max(times):.3f}"
+
+
+def sparse_mm_horner(x: torch.Tensor, ei: torch.Tensor, w: torch.Tensor, r: float) -> torch.Tensor:
+    """``gbp_exact`` as it was before the embedding_bag kernel: the same Horner loop on ``torch.sparse.mm``."""
+    from scalegnn.data.adjacency import cached_adjacency
+
+    T = cached_adjacency(ei, x.size(0), "gen", r=r, dtype=x.dtype, device=x.device)
+    h = x
+    acc = float(w[0]) * h
+    for ell in range(1, w.numel()):
+        h = torch.sparse.mm(T, h)
+        acc.add_(h, alpha=float(w[ell]))
+    return acc
 
 
 def copy_bandwidth(device: torch.device, nbytes: int = 1 << 30) -> float:
@@ -167,66 +199,102 @@ def run(args) -> str:
     del graph
     print(f"graph: {n:,} nodes, {ei.size(1):,} directed edges, {f} features ({time.perf_counter() - t0:.1f}s)")
     ei, x = ei.to(device), x.to(device)
-    rows: List[Dict[str, str]] = []
     K = args.K
+    w = ppr_weights(args.alpha, args.L)
+    gen = torch.Generator().manual_seed(args.seed)
+    subset = torch.randperm(n, generator=gen)[: int(args.subset * n)].sort().values.to(device)
+    t_T0 = time.perf_counter()
+    T = transition_matrix(ei, n, device=device)
+    t_T = time.perf_counter() - t_T0
+    label_sub = f"{args.subset:.0%}"
 
-    # --- SGC vs PyG SGConv --------------------------------------------------
-    from torch_geometric.nn import SGConv
+    methods: List[Tuple[str, Callable]] = [("sgc", lambda: sgc_precompute(x, ei, K, progress=False))]
+    conv = None
+    if not args.skip_pyg:
+        from torch_geometric.nn import SGConv
 
-    conv = SGConv(f, c, K=K, cached=False).to(device)
-    with torch.no_grad():
-        t_sgc, m_sgc, xs = measure(lambda: sgc_precompute(x, ei, K, progress=False), device, args.repeat)
-        t_pyg, m_pyg, y_pyg = measure(lambda: conv(x, ei), device, args.repeat)
-        err = ((conv.lin(xs) - y_pyg).abs().max() / y_pyg.abs().max()).item()
-    del y_pyg
+        conv = SGConv(f, c, K=K, cached=False).to(device)
+        methods.append(("pyg", lambda: conv(x, ei)))
+    methods.append(("exact", lambda: gbp_exact(x, ei, w, r=args.r, progress=False)))
+    if device.type == "cpu":
+        methods.append(("exact_sparse_mm", lambda: sparse_mm_horner(x, ei, w, args.r)))
+    configs = [parse_config(cfg) for cfg in args.gbp]
+    scopes = [(label_sub, subset)] if args.subset_only else [("all", None), (label_sub, subset)]
+    for k, (rmax, walks, flags) in enumerate(configs):
+        for label, nodes in scopes:
+            def fn(rmax=rmax, walks=walks, flags=flags, nodes=nodes):
+                return gbp_precompute(x, T, w, r=args.r, rmax=rmax, walks_per_node=walks, nodes=nodes,
+                                      seed=args.seed, progress=False, return_stats=True, **options(flags))
+            methods.append((f"gbp{k}:{label}", fn))
+    load_before = load_average()
+    print(f"load average before: {load_before}; {len(methods)} methods x {args.repeat} interleaved rounds", flush=True)
+    res = interleaved(methods, device, args.repeat, keep=lambda name: name in ("sgc", "pyg", "exact") or
+                      name.startswith("gbp"))
+    load_after = load_average()
+    rows: List[Dict[str, str]] = []
+    t_sgc, xs = res["sgc"]["time"], res["sgc"]["result"]
     nnz = ei.size(1) + n  # with self-loops
     bw = copy_bandwidth(device)
     bound = spmm_bytes(nnz, n, f, K) / bw
-    print(f"sgc_precompute {t_sgc:.3f}s, PyG SGConv {t_pyg:.3f}s (x{t_pyg / t_sgc:.1f}), max rel diff {err:.1e}")
-    rows.append(dict(method=f"sgc_precompute (K={K})", nodes="all", time=f"{t_sgc:.3f}", mem=mib(m_sgc),
-                     vs_pyg=f"{t_pyg / t_sgc:.1f}x faster", err="0 (exact)",
+    if conv is not None:
+        t_pyg, y_pyg = res["pyg"]["time"], res["pyg"]["result"]
+        with torch.no_grad():
+            err = ((conv.lin(xs) - y_pyg).abs().max() / y_pyg.abs().max()).item()
+        vs = f"{t_pyg / t_sgc:.1f}x faster"
+    else:
+        t_pyg, err, vs = float("nan"), float("nan"), "PyG not run (--skip-pyg)"
+    print(f"sgc_precompute {t_sgc:.3f}s, PyG SGConv {t_pyg:.3f}s, max rel diff {err:.1e}")
+    rows.append(dict(method=f"sgc_precompute (K={K})", nodes="all", time=f"{t_sgc:.3f}",
+                     spread=spread(res["sgc"]["times"]), mem=mib(res["sgc"]["mem"]), vs_pyg=vs, err="0 (exact)",
                      note=f"bandwidth bound {bound:.3f}s ({t_sgc / bound:.1f}x of it)"))
-    rows.append(dict(method=f"PyG SGConv (K={K}, cached=False)", nodes="all", time=f"{t_pyg:.3f}", mem=mib(m_pyg),
-                     vs_pyg="1.0x", err=f"{err:.1e} vs sgc_precompute+lin", note="includes the linear layer"))
-
-    # --- GBP: full propagation vs all nodes vs a subset ----------------------
-    w = ppr_weights(args.alpha, args.L)
-    t_ex, m_ex, exact = measure(lambda: gbp_exact(x, ei, w, r=args.r, progress=False), device, args.repeat)
+    if conv is not None:
+        rows.append(dict(method=f"PyG SGConv (K={K}, cached=False)", nodes="all", time=f"{t_pyg:.3f}",
+                         spread=spread(res["pyg"]["times"]), mem=mib(res["pyg"]["mem"]), vs_pyg="1.0x",
+                         err=f"{err:.1e} vs sgc_precompute+lin", note="includes the linear layer"))
+    t_ex, exact = res["exact"]["time"], res["exact"]["result"]
     rows.append(dict(method=f"full propagation gbp_exact (PPR a={args.alpha}, L={args.L})", nodes="all",
-                     time=f"{t_ex:.3f}", mem=mib(m_ex), vs_pyg=f"{t_pyg / t_ex:.1f}x", err="0 (exact)",
-                     note=f"{args.L} SpMMs"))
+                     time=f"{t_ex:.3f}", spread=spread(res["exact"]["times"]), mem=mib(res["exact"]["mem"]),
+                     vs_pyg="1.00x of full prop.", err="0 (exact)", note=f"{args.L} SpMMs (embedding_bag kernel)"))
+    if "exact_sparse_mm" in res:
+        t_old = res["exact_sparse_mm"]["time"]
+        rows.append(dict(method="full propagation, torch.sparse.mm kernel (the previous gbp_exact)", nodes="all",
+                         time=f"{t_old:.3f}", spread=spread(res["exact_sparse_mm"]["times"]),
+                         mem=mib(res["exact_sparse_mm"]["mem"]), vs_pyg=f"{t_old / t_ex:.2f}x of full prop.",
+                         err="0 (exact)", note="same Horner loop, torch.sparse.mm"))
     print(f"gbp_exact {t_ex:.3f}s")
-    gen = torch.Generator().manual_seed(args.seed)
-    subset = torch.randperm(n, generator=gen)[: int(args.subset * n)].sort().values.to(device)
-    T = transition_matrix(ei, n, device=device)
-    t_T, _, _ = measure(lambda: transition_matrix(ei, n, device=device), device, 1)
-    for config in args.gbp:
-        rmax, walks, flags = parse_config(config)
-        for label, nodes in (("all", None), (f"{args.subset:.0%}", subset)):
-            fn = lambda: gbp_precompute(x, T, w, r=args.r, rmax=rmax, walks_per_node=walks, nodes=nodes,
-                                        seed=args.seed, progress=False, return_stats=True, **options(flags))
-            t, mem, (est, st) = measure(fn, device, args.repeat)
+    for k, (rmax, walks, flags) in enumerate(configs):
+        for label, nodes in scopes:
+            entry = res[f"gbp{k}:{label}"]
+            est, st = entry["result"]
+            t = entry["time"]
             ref = exact if nodes is None else exact[nodes]
             rel = ((est - ref).norm() / ref.norm()).item()
+            old = ""
+            if "exact_sparse_mm" in res:
+                old = f"; {t / res['exact_sparse_mm']['time']:.2f}x of the torch.sparse.mm one"
             rows.append(dict(
-                method=f"gbp_precompute rmax={rmax:g}, n_r={walks}" + describe(flags, walks), nodes=label, time=f"{t:.3f}",
-                mem=mib(mem), vs_pyg=f"{t / t_ex:.2f}x of full prop.", err=f"{rel:.1e}",
+                method=f"gbp_precompute rmax={rmax:g}, n_r={walks}" + describe(flags, walks), nodes=label,
+                time=f"{t:.3f}", spread=spread(entry["times"]), mem=mib(entry["mem"]),
+                vs_pyg=f"{t / t_ex:.2f}x of full prop.", err=f"{rel:.1e}",
                 note=(f"push {st.push_edge_updates / 1e6:.0f}M edge-updates ({st.dense_push_levels} dense/"
                       f"{st.sparse_push_levels} sparse levels), {st.walk_steps / 1e6:.1f}M walk steps, "
-                      f"correction {st.correction_updates / 1e6:.0f}M"),
+                      f"correction {st.correction_updates / 1e6:.0f}M{old}"),
             ))
             print(f"gbp rmax={rmax:g} n_r={walks} nodes={label}: {t:.3f}s rel.err {rel:.1e} ({t / t_ex:.2f}x of exact)")
-            del est
     machine = (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
                f"torch {torch.__version__}")
     if device.type == "cuda":
         machine = f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
     head = (f"### {args.size}: {n:,} nodes, {ei.size(1):,} directed edges (+{n:,} self-loops), {f} features, "
-            f"device {device.type}\n\nMachine: {machine}; measured copy bandwidth {bw / 1e9:.1f} GB/s; "
-            f"transition-matrix build {t_T:.2f}s (once per graph, not in the GBP times).\n\n")
-    table = "| method | nodes | time (s) | peak extra MiB | ratio | rel. error | notes |\n|---|---|---|---|---|---|---|\n"
+            f"device {device.type}\n\nMachine: {machine}; load average {load_before} before, {load_after} after; "
+            f"measured copy bandwidth {bw / 1e9:.1f} GB/s; transition-matrix build {t_T:.2f}s (once per graph, not "
+            f"in the GBP times). Times: median of {args.repeat} interleaved rounds (every method once per round) "
+            "after one warm-up each; min-max of the rounds beside it.\n\n")
+    table = ("| method | nodes | time (s) | min-max (s) | peak extra MiB | ratio | rel. error | notes |\n"
+             "|---|---|---|---|---|---|---|---|\n")
     for r in rows:
-        table += f"| {r['method']} | {r['nodes']} | {r['time']} | {r['mem']} | {r['vs_pyg']} | {r['err']} | {r['note']} |\n"
+        table += (f"| {r['method']} | {r['nodes']} | {r['time']} | {r['spread']} | {r['mem']} | {r['vs_pyg']} | "
+                  f"{r['err']} | {r['note']} |\n")
     return head + table
 
 
@@ -395,7 +463,9 @@ def main(argv=None):
                    help="GBP configurations RMAX:WALKS_PER_NODE[:FLAGS], FLAGS 'paper' (threshold rule on SpMM levels "
                         "too, push_all_dense=False) and/or 'iid' (independent walks, stratify_walks=False) joined by '+'")
     p.add_argument("--subset", type=float, default=0.1, help="fraction of nodes for the subset run")
-    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--repeat", type=int, default=5, help="interleaved rounds (medians are reported; at least 5)")
+    p.add_argument("--subset-only", action="store_true", help="GBP rows for the subset only (not all nodes)")
+    p.add_argument("--skip-pyg", action="store_true", help="do not run PyG SGConv (it needs ~10x the memory)")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None, help="append the markdown table to this file")
@@ -405,7 +475,7 @@ def main(argv=None):
     acc.add_argument("--dataset", default="synthetic",
                      help="'synthetic' (--size) or a load_dataset name such as Cora (public split = the subset)")
     acc.add_argument("--root", default=None, help="dataset root for --dataset (default SCALEGNN_DATA)")
-    acc.add_argument("--seeds", type=int, default=3, help="classifier and walk seeds (and timed repetitions)")
+    acc.add_argument("--seeds", type=int, default=5, help="classifier and walk seeds (and interleaved timed rounds)")
     acc.add_argument("--classifier", choices=["linear", "mlp"], default="linear")
     acc.add_argument("--epochs", type=int, default=200)
     acc.add_argument("--lr", type=float, default=0.01)

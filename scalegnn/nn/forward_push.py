@@ -156,13 +156,13 @@ _SAMPLE_ROWS = 4096
 def _clearly_dense(T: TransitionMatrix, block: Tensor, threshold: Tensor, dense_fraction: float) -> bool:
     """Whether a dense level's frontier certainly exceeds ``dense_fraction`` of the edges, from a row sample.
 
-    Looks at every ``N / 4096``-th row only. Used with ``push_all_dense``,
+    Looks at every ``N / 4096``-th row only (graphs of at least 16384 nodes). Used with ``push_all_dense``,
     where the SpMM pushes everything, so the decision changes only the cost,
     never the result's correctness: it says yes only when the sampled
     frontier is at least twice the cut-off, and otherwise the exact test runs.
     """
     n = T.num_nodes
-    if n < 8 * _SAMPLE_ROWS or dense_fraction <= 0:
+    if n < 4 * _SAMPLE_ROWS or dense_fraction <= 0:
         return False
     stride = n // _SAMPLE_ROWS
     sample = block[::stride]
@@ -226,11 +226,16 @@ def push_frontier(
     # |R| > theta as two compares (no |R| temporary); per-row counts summed as bytes
     # (a bool sum(1) widens to int64 and is ~1.5x slower on CPU).
     mask = (block > threshold) | (block < -threshold)
-    per_row = mask.view(torch.uint8).sum(1, dtype=torch.int32).long() if c > 0 else mask.sum(1)
+    # Frontier rows by a byte-wise row max (vectorized; a row sum is ~40x slower on CPU), then the
+    # per-row counts of pushed columns on the frontier rows only.
+    row_any = mask.view(torch.uint8).amax(1) > 0 if c > 0 else mask.any(1)
     out_deg = T.out_count if rows is None else T.out_count[rows]
-    local = (per_row > 0).nonzero().flatten()
+    local = row_any.nonzero().flatten()
+    del row_any
+    per_row = mask[local].view(torch.uint8).sum(1, dtype=torch.int32).long() if c > 0 else local.new_zeros(local.numel())
     deg_u = out_deg[local]
     frontier_edges = int(deg_u.sum())
+    pushed_entries, edge_updates = int(per_row.sum()), int((per_row * deg_u).sum())
     if frontier_edges >= dense_fraction * T.num_entries:
         counter.dense_levels += 1
         if push_all_dense:
@@ -238,11 +243,11 @@ def push_frontier(
             counter.pushed_entries += block.numel()
             counter.edge_updates += int(out_deg.sum()) * c
             return None, csr_spmm(T.W, densify(T, rows, block)), None
-        counter.pushed_entries += int(per_row.sum())
-        counter.edge_updates += int((per_row * out_deg).sum())
+        counter.pushed_entries += pushed_entries
+        counter.edge_updates += edge_updates
         return None, csr_spmm(T.W, densify(T, rows, torch.where(mask, block, 0.0))), mask
-    counter.pushed_entries += int(per_row.sum())
-    counter.edge_updates += int((per_row * out_deg).sum())
+    counter.pushed_entries += pushed_entries
+    counter.edge_updates += edge_updates
     counter.sparse_levels += 1
     if frontier_edges == 0:
         return torch.zeros(0, dtype=torch.long, device=device), block.new_zeros(0, c), mask

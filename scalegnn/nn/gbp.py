@@ -229,11 +229,15 @@ class _WalkCorrection:
     :math:`R^{(t)}` right after its push and adds, for every target
     :math:`s`, :math:`\frac{1}{n_r}\sum_{\text{walks}} \sum_{j \le L-t}
     w_{t+j} R^{(t)}(u_j)` over its walks' positions :math:`u_j`, reading only
-    the rows the walks visit:
+    the rows the walks visit. The positions stay in the sampler's step-major
+    layout ``[L, targets x n_r]``, so the visits of steps :math:`\le L-t` are
+    a contiguous prefix (no transposed copy):
 
-    * a dense residue: one ``embedding_bag`` per level (every target's visits
-      of steps :math:`\le L-t` are a bag, :math:`w_{t+j}/n_r` the
-      per-visit weights); cost one ``c``-row per visit, no ``N x c`` temporary;
+    * a dense residue: one unweighted ``embedding_bag`` per step :math:`j`
+      (the :math:`n_r` visits of a target at step :math:`j` are a bag),
+      scaled by :math:`w_{t+j}/n_r`; cost one ``c``-row per visit, no
+      ``N x c`` temporary; pushed entries on a few frontier rows are
+      subtracted row-sparse afterwards;
     * a row-sparse residue (rows ``rows``): the visits are looked up in a
       node -> row table (integers only) and only the visits that land on
       ``rows`` are gathered.
@@ -248,11 +252,9 @@ class _WalkCorrection:
         L = positions.size(0)
         device = positions.device
         self.L, self.n_r, self.weights = L, walks_per_node, list(weights)
-        # bags[i]: the node of every visit of target i's walks, step-major (steps 1..L, n_r walks each),
-        # so the visits of steps <= k are the first k * n_r columns.
-        self.bags = positions.view(L, num_targets, walks_per_node).transpose(0, 1).reshape(num_targets, -1)
-        self.step_of_visit = torch.arange(L, device=device).repeat_interleave(walks_per_node)
-        self.w = torch.tensor(self.weights, dtype=dtype, device=device) / walks_per_node
+        self.pos = positions.contiguous()  # [L, num_targets * n_r]; walks of target i are columns i*n_r...
+        self.w = [float(v) / walks_per_node for v in self.weights]
+        self.w_t = torch.tensor(self.w, dtype=dtype, device=device)
         self.rslot = torch.full((num_nodes,), -1, dtype=torch.long, device=device)
         self.num_targets = num_targets
         self.out: Optional[Tensor] = None
@@ -266,21 +268,20 @@ class _WalkCorrection:
         if pushed is None or block.size(0) == 0:  # everything was pushed / nothing is left
             return
         c = block.size(1)
-        k = (self.L - level) * self.n_r  # visits of steps 1..L-level per target
-        # weight of a visit at step j (1-based) for this level: w_{level + j} / n_r
-        weight = self.w[level + 1 + self.step_of_visit[:k]]
+        steps = self.L - level  # walk steps 1..L-level read this level
+        per_step = self.num_targets * self.n_r
         if self.out is None:
             self.out = torch.zeros(self.num_targets, c, dtype=block.dtype, device=block.device)
-        bags = self.bags[:, :k]
         if rows is None:
-            # Dense residue: the bag of the whole level; when the pushed entries sit on a few frontier rows,
+            # Dense residue: bags of the whole level; when the pushed entries sit on a few frontier rows,
             # they are then subtracted row-sparse (no N x c masked copy of the level is made).
-            frontier = pushed.any(1).nonzero().flatten()
+            frontier = (pushed.view(torch.uint8).amax(1) > 0).nonzero().flatten()
             few = 4 * frontier.numel() <= block.size(0)
-            self.out += F.embedding_bag(bags.contiguous(), block if few else torch.where(pushed, 0.0, block),
-                                        mode="sum",
-                                        per_sample_weights=weight.expand(self.num_targets, -1).contiguous())
-            self.updates += self.num_targets * k * c
+            table = block if few else torch.where(pushed, 0.0, block)
+            for j in range(steps):
+                bag = F.embedding_bag(self.pos[j].view(self.num_targets, self.n_r), table, mode="sum")
+                self.out.add_(bag, alpha=self.w[level + 1 + j])
+            self.updates += per_step * steps * c
             if not few or frontier.numel() == 0:
                 return
             rows = frontier
@@ -288,14 +289,16 @@ class _WalkCorrection:
         else:
             left = torch.where(pushed, 0.0, block)
         self.rslot[rows] = torch.arange(rows.numel(), device=rows.device)
-        src = self.rslot.index_select(0, bags.reshape(-1))
+        src = self.rslot.index_select(0, self.pos[:steps].reshape(-1))
         self.rslot[rows] = -1
         hits = (src >= 0).nonzero().flatten()
         step = max(1, _GATHER_ELEMENTS // max(c, 1))
         for a in range(0, hits.numel(), step):
             h = hits[a:a + step]
-            vals = left.index_select(0, src.index_select(0, h)).mul_(weight.index_select(0, h % k).unsqueeze(1))
-            self.out.index_add_(0, torch.div(h, k, rounding_mode="floor"), vals)
+            j = torch.div(h, per_step, rounding_mode="floor")
+            weight = self.w_t.index_select(0, j + (level + 1))
+            vals = left.index_select(0, src.index_select(0, h)).mul_(weight.unsqueeze(1))
+            self.out.index_add_(0, torch.div(h - j * per_step, self.n_r, rounding_mode="floor"), vals)
         self.updates += hits.numel() * c
 
     def result(self) -> Optional[Tensor]:
