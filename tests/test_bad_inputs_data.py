@@ -26,7 +26,7 @@ from scalegnn.data import (DatasetNotFoundError, LoadedDataset, cached_adjacency
                            validate_node_ids)
 from scalegnn.data.bundled import load_cora_arrays
 from scalegnn.data.datasets import expected_path
-from scalegnn.data.ogb_datasets import load_ogb, ogb_dir_name, ogb_meta_info
+from scalegnn.data.ogb_datasets import load_ogb, ogb_dataset_dir, ogb_dir_name, ogb_meta_info
 from scalegnn.data.planetoid import load_planetoid_data, planetoid_raw_dir
 from scalegnn.data.seal_networks import load_seal_network, seal_path
 from scalegnn.data.splits import fold_split, stratified_folds
@@ -274,6 +274,8 @@ CASES: List[Case] = [
     ("load_seal_network/unknown", lambda: load_seal_network("USair", empty_root()), ValueError,
      r"unknown SEAL network 'USair'\. Did you mean 'USAir'"),
     ("ogb_dir_name/prefix", lambda: ogb_dir_name("arxiv"), ValueError, r"start with ogbn-, ogbl- or ogbg-, got 'arxiv'"),
+    ("ogb_dataset_dir/name", lambda: ogb_dataset_dir(empty_root(), "ogbn_arxiv"), ValueError,
+     r"start with ogbn-, ogbl- or ogbg-, got 'ogbn_arxiv'"),
     ("ogb_meta_info/type", lambda: ogb_meta_info(5), TypeError, r"OGB dataset name such as 'ogbn-arxiv', got 5"),
     ("load_ogb/download", lambda: load_ogb("ogbn-arxiv", empty_root(), download=1), TypeError,
      r"download must be True or False, got 1 \(int\)"),
