@@ -27,8 +27,13 @@ __all__ = ["DistContext", "DistributedSetupError", "agree", "init_distributed", 
 T = TypeVar("T")
 
 
-class DistributedSetupError(RuntimeError):
-    """A setup step failed on some rank; raised with the same message on every rank."""
+class DistributedSetupError(ValueError):
+    """A setup step failed on some rank; raised with the same message on every rank.
+
+    A ``ValueError`` because what fails in setup is nearly always input (a
+    missing dataset, a partition directory from another graph); errors of other
+    types keep their type name in the message.
+    """
 
 
 @dataclass

@@ -131,7 +131,8 @@ def load_local_graph(
     Args:
         ctx: the run's :class:`DistContext`; its ``world_size`` must equal the directory's ``k``.
         partition_dir: written by :func:`scalegnn.distributed.prepare_partitions`.
-        dataset: if given, must be the dataset the directory was made from.
+        dataset: if given, must be the dataset the directory was made from (its
+            canonical name or, when recorded, the name it was requested by: ``extra["dataset_arg"]``).
         fingerprint: if given, the graph fingerprint the directory must carry.
         transport: ``"p2p"`` or ``"alltoall"`` (see :mod:`scalegnn.distributed.halo_exchange`).
         dtype: floating dtype of the features.
@@ -146,7 +147,8 @@ def load_local_graph(
     def read() -> LocalGraph:
         part = read_partitions(partition_dir, ctx.rank, fingerprint=fingerprint, k=ctx.world_size, verify=verify)
         extra = part.manifest.get("extra") or {}
-        if dataset is not None and extra.get("dataset") not in (None, dataset):
+        names = {extra.get("dataset"), extra.get("dataset_arg")} - {None}
+        if dataset is not None and names and dataset not in names:
             raise ValueError(f"{partition_dir} was made from dataset {extra.get('dataset')!r}, not {dataset!r}; "
                              "partition this dataset again or pass its own --partitions directory")
         if part.features is None or part.labels is None:

@@ -6,9 +6,15 @@ loss and the summed weight gradients (one all-reduce per step) equal the
 single-process gradients. Metrics are counted per rank and summed (accuracy),
 or the split's predictions are gathered (ROC-AUC, which does not decompose),
 so every rank sees the same numbers and early stopping stops every rank at the
-same epoch. Communication statistics of each training step (rows, bytes and
-messages per layer and direction, time blocked on the exchange) are reduced
-over ranks and returned with the metrics, so they land in ``metrics.jsonl``.
+same epoch. Communication statistics of each training step are reduced over
+ranks and returned with the metrics, so they land in ``metrics.jsonl``:
+
+* ``comm_rows_forward`` / ``comm_rows_backward`` / ``comm_bytes`` / ``comm_messages``: sums over ranks;
+* ``comm_max_rank_rows``: the busiest rank's rows sent + received (forward);
+* ``comm_wait_s``: the longest time a rank was blocked on exchanges (not hidden
+  behind computation), ``step_s`` the slowest rank's step, ``comm_wait_share`` their ratio;
+* ``comm_per_layer``: ``{"layer0/forward": {rows, bytes, messages, wait_s}, ...}`` summed over ranks;
+* ``comm_per_rank``: rows sent and received, wait and compute seconds of every rank.
 """
 from __future__ import annotations
 
@@ -70,7 +76,7 @@ class DistributedNodeTask:
         if graph.split_sizes.get("train", 0) < 1:
             raise ValueError("the partitioned graph has no training nodes on any rank")
         self.ctx, self.graph, self.metric, self.evaluator = ctx, graph, metric, evaluator
-        self.last_comm: Dict[str, float] = {}
+        self.last_comm: Dict[str, object] = {}
 
     def _loss_sum(self, out: Tensor, rows: Tensor) -> Tensor:
         y = self.graph.y[rows]
@@ -100,22 +106,44 @@ class DistributedNodeTask:
         self.last_comm = self._reduce_comm(seconds)
         return total_loss
 
-    def _reduce_comm(self, seconds: float) -> Dict[str, float]:
+    def _reduce_comm(self, seconds: float) -> Dict[str, object]:
+        """This step's exchange statistics over all ranks: totals, the busiest rank, per layer and per rank."""
         stats = self.graph.plan.stats
         fwd, bwd = stats.totals("forward"), stats.totals("backward")
-        sums = self.ctx.all_reduce_sum([fwd["rows"], bwd["rows"], fwd["bytes"] + bwd["bytes"],
-                                        fwd["messages"] + bwd["messages"]])
-        maxima = self.ctx.all_reduce_max([fwd["rows"] + fwd["rows_recv"], fwd["wait_s"] + bwd["wait_s"], seconds])
-        wait = maxima[1]
-        return {"comm_rows_forward": sums[0], "comm_rows_backward": sums[1], "comm_bytes": sums[2],
-                "comm_messages": sums[3], "comm_max_rank_rows": maxima[0], "comm_wait_s": wait,
-                "step_s": maxima[2], "comm_wait_share": wait / maxima[2] if maxima[2] > 0 else 0.0}
+        wait = fwd["wait_s"] + bwd["wait_s"]
+        mine = torch.tensor([fwd["rows"], fwd["rows_recv"], bwd["rows"], fwd["bytes"] + bwd["bytes"],
+                             fwd["messages"] + bwd["messages"], wait, seconds], dtype=torch.float64,
+                            device=self.ctx.device)
+        ranks = [torch.zeros_like(mine) for _ in range(self.ctx.world_size)]
+        dist.all_gather(ranks, mine)
+        per_rank = torch.stack(ranks).cpu()
+        keys = sorted(stats.records)
+        layer_values = torch.tensor([[stats.records[k][f] for f in ("rows", "bytes", "messages", "wait_s")]
+                                     for k in keys], dtype=torch.float64, device=self.ctx.device).reshape(-1, 4)
+        dist.all_reduce(layer_values)
+        per_layer = {f"{layer}/{direction}": dict(zip(("rows", "bytes", "messages", "wait_s"), row))
+                     for (layer, direction), row in zip(keys, layer_values.cpu().tolist())}
+        step = float(per_rank[:, 6].max())
+        busiest_wait = float(per_rank[:, 5].max())
+        return {
+            "comm_rows_forward": float(per_rank[:, 0].sum()),
+            "comm_rows_backward": float(per_rank[:, 2].sum()),
+            "comm_bytes": float(per_rank[:, 3].sum()),
+            "comm_messages": float(per_rank[:, 4].sum()),
+            "comm_max_rank_rows": float((per_rank[:, 0] + per_rank[:, 1]).max()),
+            "comm_wait_s": busiest_wait,
+            "step_s": step,
+            "comm_wait_share": busiest_wait / step if step > 0 else 0.0,
+            "comm_per_layer": per_layer,
+            "comm_per_rank": {"rows_sent": per_rank[:, 0].tolist(), "rows_recv": per_rank[:, 1].tolist(),
+                              "wait_s": per_rank[:, 5].tolist(), "compute_s": (per_rank[:, 6] - per_rank[:, 5]).tolist()},
+        }
 
     @torch.no_grad()
-    def evaluate(self, model: torch.nn.Module) -> Dict[str, float]:
+    def evaluate(self, model: torch.nn.Module) -> Dict[str, object]:
         model.eval()
         out = model(self.graph)
-        metrics: Dict[str, float] = {}
+        metrics: Dict[str, object] = {}
         if self.metric == "acc":
             pred = predict_labels(out)
             counts: List[float] = []
