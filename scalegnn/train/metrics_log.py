@@ -29,11 +29,11 @@ class MetricsLog:
     """
 
     def __init__(self, path: Union[str, os.PathLike]) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(path)  # its folder is made on the first append, never by merely opening a log
 
     def append(self, record: Dict[str, Any]) -> None:
         line = json.dumps({k: _clean(v) for k, v in record.items()}, sort_keys=False)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(line + "\n")
             f.flush()
