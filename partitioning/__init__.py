@@ -21,7 +21,8 @@ Main entry points:
 * :func:`powerlaw_sbm_graph` — synthetic power-law graphs with planted blocks.
 * CLI: ``python -m partitioning --help``.
 """
-from partitioning.artifacts import PartitionData, PartitionFormatError, read_manifest, read_partitions, write_partitions
+from partitioning.artifacts import (PartitionData, PartitionFormatError, check_output_dir, read_manifest, read_partitions,
+                                   write_partitions)
 from partitioning.graph import as_csr, graph_fingerprint, symmetrize
 from partitioning.hypergraph import ColumnNetHypergraph, column_net_hypergraph
 from partitioning.metrics import CommunicationVolume, communication_volume, edge_cut, imbalance
@@ -37,6 +38,7 @@ __all__ = [
     "PartitionFormatError",
     "PartitionResult",
     "as_csr",
+    "check_output_dir",
     "column_net_hypergraph",
     "communication_volume",
     "edge_cut",

@@ -192,7 +192,7 @@ def part_weights(parts: Any, k: Optional[int] = None, weights: Optional[Any] = N
         if not np.all(np.isfinite(w)):
             raise ValueError("weights contains NaN or inf")
         if w.size and w.min() < 0:
-            raise ValueError(f"weights must be >= 0, got {w.min()!r}")
+            raise ValueError(f"weights must be >= 0, got {float(w.min())!r}")
     return np.bincount(arr, weights=w, minlength=k)
 
 

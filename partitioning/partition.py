@@ -87,7 +87,7 @@ def resolve_vertex_weights(csr, vertex_weights: Union[None, str, Any]) -> Option
             raise ValueError("vertex_weights must be integers (scale and round real-valued weights first)")
     if w.size and w.min() < 1:
         first = int(np.flatnonzero(w < 1)[0])
-        raise ValueError(f"vertex_weights must be positive, got {w[first]!r} at vertex {first}")
+        raise ValueError(f"vertex_weights must be positive, got {w[first].item()!r} at vertex {first}")
     if w.size and float(w.max()) * n >= 2**62:
         raise ValueError("vertex_weights are too large: their sum must fit in 64 bits")
     return w.astype(np.int64)

@@ -131,3 +131,69 @@ def test_empty_parts_are_allowed(tmp_path):
     out = write_partitions(tmp_path / "p", graph, [0, 0, 2], k=3)
     empty = read_partitions(out, 1)
     assert empty.num_owned == 0 and empty.num_halo == 0 and empty.local_adjacency().shape == (0, 0)
+
+
+def _snapshot(root):
+    """Every file under ``root`` with its bytes (to prove nothing was deleted or changed)."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("case", ["unrelated-files", "training-run", "nested-dir", "foreign-manifest",
+                                  "partition-dir-plus-extra-file", "a-file", "a-symlink"])
+def test_overwrite_never_deletes_what_is_not_a_partition_directory(setup, tmp_path, case):
+    graph, parts, _, _, _ = setup
+    out = tmp_path / "out"
+    if case == "unrelated-files":
+        out.mkdir()
+        (out / "thesis.tex").write_text("three years of work")
+    elif case == "training-run":
+        out.mkdir()
+        (out / "metrics.jsonl").write_text('{"epoch": 1, "loss": 0.5}\n')
+        (out / "checkpoint.pt").write_bytes(b"\x80\x02weights")
+    elif case == "nested-dir":
+        (out / "sub").mkdir(parents=True)
+        (out / "sub" / "data.npy").write_bytes(b"x")
+    elif case == "foreign-manifest":
+        out.mkdir()
+        (out / "manifest.json").write_text(json.dumps({"format": "something-else", "files": {}}))
+    elif case == "partition-dir-plus-extra-file":
+        write_partitions(out, graph, parts)
+        (out / "metrics.jsonl").write_text("a run someone wrote into the partition directory\n")
+    elif case == "a-file":
+        out.write_text("not a directory")
+    else:
+        target = tmp_path / "real"
+        write_partitions(target, graph, parts)
+        out.symlink_to(target, target_is_directory=True)
+    before = _snapshot(tmp_path)
+    message = {"partition-dir-plus-extra-file": "also holds files it did not write",
+               "a-file": "is not a directory", "a-symlink": "symbolic link"}.get(case, "is not a partition directory")
+    with pytest.raises(FileExistsError, match=message):
+        write_partitions(out, graph, parts, overwrite=True)
+    assert _snapshot(tmp_path) == before  # nothing deleted, nothing changed, no temporary leftovers
+    assert {p.name for p in tmp_path.iterdir()} == ({"out", "real"} if case == "a-symlink" else {"out"})
+
+
+def test_overwrite_replaces_a_partition_directory_and_an_empty_one(setup, tmp_path):
+    graph, parts, _, _, _ = setup
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    write_partitions(empty, graph, parts)  # an empty directory is fine even without overwrite
+    assert read_manifest(empty)["k"] == 4
+    write_partitions(empty, graph, partition(graph, 2, "random"), overwrite=True)
+    assert read_manifest(empty)["k"] == 2
+
+
+def test_check_output_dir_is_the_same_rule_up_front(setup, tmp_path):
+    from partitioning import check_output_dir
+
+    graph, parts, _, _, _ = setup
+    assert check_output_dir(tmp_path / "new") == tmp_path / "new"
+    out = write_partitions(tmp_path / "p", graph, parts)
+    with pytest.raises(FileExistsError, match="pass overwrite=True"):
+        check_output_dir(out)
+    assert check_output_dir(out, overwrite=True) == out
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "metrics.jsonl").write_text("{}")
+    with pytest.raises(FileExistsError, match="not a partition directory"):
+        check_output_dir(tmp_path / "run", overwrite=True)

@@ -70,3 +70,65 @@ def test_big_hypergraph_runs_point_to_refined_metis(edge_file, tmp_path, monkeyp
     assert cli.main_partition(["--edges", str(edge_file), "--parts", "2", "--method", "refined-metis",
                                "--out", str(tmp_path / "r"), "--threads", "1"]) == 0
     assert "refined-metis reaches" not in capsys.readouterr().err
+
+
+def test_overwrite_refuses_a_non_partition_directory_before_partitioning(edge_file, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "metrics.jsonl").write_text('{"epoch": 1}\n')
+    (run_dir / "checkpoint.pt").write_bytes(b"weights")
+    proc = run("--edges", str(edge_file), "--parts", "2", "--out", str(run_dir), "--overwrite", check=False)
+    assert proc.returncode == 2
+    assert "not a partition directory" in proc.stderr and "Traceback" not in proc.stderr
+    assert "[partition" not in proc.stderr  # refused up front, before any partitioning stage ran
+    assert sorted(p.name for p in run_dir.iterdir()) == ["checkpoint.pt", "metrics.jsonl"]
+    assert (run_dir / "metrics.jsonl").read_text() == '{"epoch": 1}\n'
+
+
+def test_overwrite_replaces_a_partition_directory(edge_file, tmp_path):
+    out = tmp_path / "p"
+    run("--edges", str(edge_file), "--parts", "2", "--method", "metis", "--out", str(out))
+    proc = run("--edges", str(edge_file), "--parts", "3", "--method", "metis", "--out", str(out), "--overwrite")
+    assert json.loads(proc.stdout.splitlines()[-1])["k"] == 3
+    assert read_partitions(out, 2).k == 3
+
+
+def test_partition_reports_its_stages(edge_file, tmp_path):
+    proc = run("--edges", str(edge_file), "--parts", "2", "--method", "refined-metis", "--out", str(tmp_path / "o"),
+               "--threads", "1")
+    stages = [line for line in proc.stderr.splitlines() if line.startswith("[partition")]
+    assert any("METIS" in s for s in stages) and any("Mt-KaHyPar" in s for s in stages) and "done in" in stages[-1]
+
+
+def test_non_deterministic_preset_is_announced(edge_file, tmp_path):
+    proc = run("--edges", str(edge_file), "--parts", "2", "--preset", "default", "--threads", "2",
+               "--out", str(tmp_path / "o"))
+    assert "not reproducible" in proc.stderr
+
+
+def test_same_seed_same_partition_and_repeatable_compare(edge_file, tmp_path):
+    for i in (1, 2):
+        run("--edges", str(edge_file), "--parts", "4", "--method", "hypergraph", "--seed", "0", "--threads", "2",
+            "--out", str(tmp_path / f"h{i}"))
+    np.testing.assert_array_equal(np.load(tmp_path / "h1" / "parts.npy"), np.load(tmp_path / "h2" / "parts.npy"))
+    tables = []
+    for i in (1, 2):
+        path = tmp_path / f"c{i}.json"
+        run("compare", "--edges", str(edge_file), "--parts", "2", "4", "--threads", "2", "--json", str(path))
+        tables.append([{k: v for k, v in row.items() if k != "seconds"} for row in json.loads(path.read_text())])
+    assert tables[0] == tables[1]
+
+
+@pytest.mark.parametrize("name, message", [("Coraa", "Did you mean 'Cora'"), ("ogbn-arxiv", "OGB/ogbn_arxiv/raw"),
+                                           ("PROTEINS", "TU/PROTEINS/raw/PROTEINS_A.txt")])
+def test_dataset_names_give_one_line_errors(tmp_path, name, message):
+    proc = run("--dataset", name, "--root", str(tmp_path), "--parts", "2", "--out", str(tmp_path / "o"), check=False)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("name", ["cora-bundled", "MUTAG", "USAir-txt", "BlogCatalog"])
+def test_partition_accepts_listed_dataset_names(real_data_root, tmp_path, name):
+    proc = run("--dataset", name, "--root", str(real_data_root), "--parts", "2", "--method", "metis",
+               "--out", str(tmp_path / "o"))
+    assert json.loads(proc.stdout.splitlines()[-1])["k"] == 2
