@@ -112,7 +112,8 @@ from scalegnn.nn.out_of_core import FeatureSource, ResultSink, block_budget, str
 from scalegnn.nn.forward_push import PushCounter, TransitionMatrix, build_transition, push_frontier
 from scalegnn.nn.propagation_weights import as_weights, ppr_weights
 from scalegnn.nn.reverse_walks import sample_walks
-from scalegnn.nn.sgc import resolve_adjacency
+from scalegnn.nn.reordering import apply_reordering, reordered_adjacency
+from scalegnn.nn.sgc import _is_edge_index, resolve_adjacency
 
 __all__ = ["gbp_precompute", "gbp_exact", "GBP", "GBPStats", "transition_matrix"]
 
@@ -493,6 +494,7 @@ def gbp_exact(
     memory_budget: Optional[int] = None,
     progress: Optional[bool] = None,
     out: Optional[Union[str, os.PathLike]] = None,
+    reorder: Optional[str] = "auto",
 ) -> Union[Tensor, Path]:
     r""":math:`\sum_{\ell=0}^L w_\ell T^\ell X` exactly, by :math:`L` CSR SpMMs per column chunk.
 
@@ -501,7 +503,10 @@ def gbp_exact(
     :math:`T`, used as is. ``x`` may be a numpy array / ``np.memmap`` or an
     ``.npy`` path and ``out`` the path of a new ``.npy`` result file: column
     blocks are then streamed (:mod:`scalegnn.nn.out_of_core`) and the peak
-    memory is the graph plus four ``N x block`` buffers.
+    memory is the graph plus four ``N x block`` buffers. ``reorder`` relabels
+    the nodes for the SpMM's locality (``"auto"``, ``"rcm"``, ``"degree"``
+    or ``None``; see :func:`~scalegnn.nn.sgc.sgc_precompute`); the result is
+    in the caller's order.
     """
     source = FeatureSource(x)
     w = as_weights(weights)
@@ -516,23 +521,32 @@ def gbp_exact(
         if n_graph is not None and n_graph != n:
             raise ValueError(f"the graph has {n_graph} nodes but x has {n} rows")
         adj = edge_index
-    Tm = resolve_adjacency(adj, n, "gen", r, add_self_loops, source.dtype, device)
     L = w.numel() - 1
     streamed = not source.in_memory
-    chunks = block_budget(f, n, source.itemsize, 4 + int(streamed), chunk_size, memory_budget, device,
-                          streamed=streamed).blocks
+    chunks = block_budget(f, n, source.itemsize, 4 + int(streamed) + int(reorder is not None), chunk_size,
+                          memory_budget, device, streamed=streamed).blocks
+    width = chunks[0].stop - chunks[0].start if chunks else 1
+    method = apply_reordering(reorder, _is_edge_index(adj), device, n, width, source.itemsize, L * len(chunks))
+    order = None
+    if method is None:
+        Tm = resolve_adjacency(adj, n, "gen", r, add_self_loops, source.dtype, device)
+    else:
+        order = reordered_adjacency(adj, n, "gen", r, add_self_loops, source.dtype, device, method)
+        Tm = order.matrix
     sink = ResultSink((n, f), source.dtype, out, device=home)
     work = float(Tm.values().numel()) * f * L
     wl = [float(v) for v in w]
     try:
         with progress_bar(len(chunks) * max(L, 1), "gbp_exact (blocks x hops)", progress, work) as bar:
             def compute(cols: slice, h: Tensor) -> Tensor:
+                if order is not None:
+                    h = order.to_local(h)
                 acc = wl[0] * h
                 for ell in range(1, L + 1):
                     h = csr_spmm(Tm, h)
                     acc.add_(h, alpha=wl[ell])
                     bar.update(1)
-                return acc
+                return acc if order is None else order.to_caller(acc)
 
             stream_blocks(source, chunks, compute, sink, device)
     except BaseException:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -27,6 +27,7 @@ from scalegnn.data.adjacency import cached_adjacency, to_torch_csr
 from scalegnn.nn.column_chunks import column_chunks, progress_bar
 from scalegnn.nn.csr_spmm import csr_spmm
 from scalegnn.nn.out_of_core import FeatureSource, ResultSink, block_budget, check_features, stream_blocks
+from scalegnn.nn.reordering import Reordered, apply_reordering, reordered_adjacency
 
 __all__ = ["sgc_precompute", "SGC", "resolve_adjacency"]
 
@@ -85,6 +86,7 @@ def sgc_precompute(
     memory_budget: Optional[int] = None,
     progress: Optional[bool] = None,
     out: Optional[Union[str, os.PathLike]] = None,
+    reorder: Optional[str] = "auto",
 ) -> Union[Tensor, Path]:
     r"""Compute :math:`S^K X` with :math:`S = \tilde D^{-1/2}(A+I)\tilde D^{-1/2}`.
 
@@ -118,6 +120,12 @@ def sgc_precompute(
             the peak memory is the graph plus three ``N x block`` buffers, and
             a ``chunk_size`` / ``memory_budget`` that cannot fit the process's
             memory limit (``RLIMIT_AS``/``RLIMIT_DATA``) raises ``ValueError``.
+        reorder: relabel the nodes for locality of the SpMM's reads (see
+            :mod:`scalegnn.nn.reordering`; the result is in the caller's
+            order): ``"auto"`` (default: reverse Cuthill-McKee on CPU when the
+            feature block is large and the matrix is applied often enough to
+            pay for the order, which is then cached with the graph),
+            ``"rcm"``, ``"degree"``, or ``None``. Needs an ``edge_index``.
 
     Returns:
         ``[N, F]`` tensor :math:`S^K X`, same dtype and device as ``x``
@@ -125,7 +133,8 @@ def sgc_precompute(
         when ``out`` is given. Differentiable with respect to a tensor ``x``.
     """
     if not isinstance(x, Tensor) or out is not None:
-        return _sgc_streamed(x, adj, K, chunk_size, num_nodes, add_self_loops, device, memory_budget, progress, out)
+        return _sgc_streamed(x, adj, K, chunk_size, num_nodes, add_self_loops, device, memory_budget, progress, out,
+                             reorder)
     if not isinstance(K, int) or isinstance(K, bool) or K < 0:
         raise ValueError(f"K must be a non-negative integer number of hops, got {K!r}")
     check_features(x)
@@ -138,20 +147,25 @@ def sgc_precompute(
     if K == 0:
         out = x2.clone()
         return out.squeeze(1) if vector else out
-    S = resolve_adjacency(adj, n, "sym", 0.5, add_self_loops, x.dtype, device)
     chunks = column_chunks(
         x2.size(1), n, x2.element_size(), buffers=3, chunk_size=chunk_size,
         memory_budget=memory_budget, device=device,
     )
+    S, order = _propagation_matrix(adj, n, add_self_loops, x.dtype, device, reorder,
+                                   chunks[0].stop - chunks[0].start, x2.element_size(), K * len(chunks))
     work = float(S.values().numel()) * x2.size(1) * K
     single = len(chunks) == 1 and device == x.device
     out = None if single else torch.empty_like(x2)
-    with progress_bar(K * len(chunks), "sgc_precompute", progress, work) as bar:
+    with progress_bar(K * len(chunks), "sgc_precompute (blocks x hops)", progress, work) as bar:
         for cols in chunks:
             h = x2[:, cols].to(device).contiguous()
+            if order is not None:
+                h = order.to_local(h)
             for _ in range(K):
                 h = csr_spmm(S, h)
                 bar.update(1)
+            if order is not None:
+                h = order.to_caller(h)
             if single:
                 out = h
             else:
@@ -159,9 +173,20 @@ def sgc_precompute(
     return out.squeeze(1) if vector else out
 
 
+def _propagation_matrix(adj: Any, n: int, add_self_loops: bool, dtype: torch.dtype, device: torch.device,
+                        reorder: Optional[str], width: int, itemsize: int,
+                        passes: int) -> Tuple[Tensor, Optional[Reordered]]:
+    """``S`` (reordered by :mod:`scalegnn.nn.reordering` when that pays or is asked for) and the order."""
+    method = apply_reordering(reorder, _is_edge_index(adj), device, n, width, itemsize, passes)
+    if method is None:
+        return resolve_adjacency(adj, n, "sym", 0.5, add_self_loops, dtype, device), None
+    order = reordered_adjacency(adj, n, "sym", 0.5, add_self_loops, dtype, device, method)
+    return order.matrix, order
+
+
 def _sgc_streamed(x: Any, adj: Any, K: int, chunk_size: Optional[int], num_nodes: Optional[int],
                   add_self_loops: bool, device: Any, memory_budget: Optional[int], progress: Optional[bool],
-                  out: Any) -> Union[Tensor, Path]:
+                  out: Any, reorder: Optional[str] = "auto") -> Union[Tensor, Path]:
     """:func:`sgc_precompute` for array/file features or a file result: column blocks streamed."""
     if not isinstance(K, int) or isinstance(K, bool) or K < 0:
         raise ValueError(f"K must be a non-negative integer number of hops, got {K!r}")
@@ -172,19 +197,26 @@ def _sgc_streamed(x: Any, adj: Any, K: int, chunk_size: Optional[int], num_nodes
     if num_nodes is not None and num_nodes != n:
         raise ValueError(f"num_nodes={num_nodes} but x has {n} rows")
     device = torch.device(device) if device is not None else source.device
-    S = resolve_adjacency(adj, n, "sym", 0.5, add_self_loops, source.dtype, device) if K > 0 else None
-    plan = block_budget(f, n, source.itemsize, 3, chunk_size, memory_budget, device, streamed=not source.in_memory)
+    plan = block_budget(f, n, source.itemsize, 3 + int(reorder is not None), chunk_size, memory_budget, device,
+                        streamed=not source.in_memory)
+    S, order = None, None
+    if K > 0:
+        width = plan.blocks[0].stop - plan.blocks[0].start if plan.blocks else 1
+        S, order = _propagation_matrix(adj, n, add_self_loops, source.dtype, device, reorder, width,
+                                       source.itemsize, K * len(plan.blocks))
     sink = ResultSink((n, f), source.dtype, out, device=source.device)
     work = float(S.values().numel() if S is not None else 0) * f * K
     try:
         with progress_bar(max(K, 1) * len(plan.blocks), "sgc_precompute (blocks x hops)", progress, work) as bar:
             def compute(cols: slice, h: Tensor) -> Tensor:
+                if order is not None:
+                    h = order.to_local(h)
                 for _ in range(K):
                     h = csr_spmm(S, h)
                     bar.update(1)
                 if K == 0:
                     bar.update(1)
-                return h
+                return h if order is None else order.to_caller(h)
 
             stream_blocks(source, plan.blocks, compute, sink, device)
     except BaseException:
