@@ -22,7 +22,7 @@ from scalegnn.linkpred.split import LinkSplit
 from scalegnn.linkpred.task import LinkPredictionTask
 from scalegnn.train import Trainer, seed_everything
 
-__all__ = ["SEALConfig", "train_seal", "build_model"]
+__all__ = ["SEALConfig", "train_seal", "build_model", "run_ogbl"]
 
 
 @dataclass
@@ -103,3 +103,33 @@ def train_seal(split: LinkSplit, cfg: SEALConfig, *, x: Optional[Tensor] = None,
                      eval_every=eval_every, progress=progress).fit()
     return {**result.best, "best_epoch": result.best_epoch, "k": k, "max_z": max_z,
             "config": asdict(cfg)}
+
+
+def run_ogbl(dataset: Any, cfg: SEALConfig, *, runs: int = 1, train_percent: float = 100.0,
+             val_percent: float = 100.0, test_percent: float = 100.0, use_valedges_as_input: bool = False,
+             out_dir: Optional[Union[str, Path]] = None, progress: bool = False) -> Dict[str, Any]:
+    """SEAL on an ``ogbl-*`` :class:`~scalegnn.data.LoadedDataset`, ``runs`` seeds, scored by OGB's Evaluator.
+
+    Returns ``{"runs": [...], "<split>_<metric>": summary}`` with each metric's
+    mean/std over runs (test at the epoch of best ``cfg.monitor``).
+    """
+    from dataclasses import replace
+
+    from scalegnn.linkpred.split import ogb_link_split
+    from scalegnn.train import summarize
+
+    results = []
+    for run in range(runs):
+        seed = cfg.seed + run
+        split = ogb_link_split(dataset, use_valedges_as_input=use_valedges_as_input, train_percent=train_percent,
+                               val_percent=val_percent, test_percent=test_percent, seed=seed)
+        run_dir = Path(out_dir) / f"run{run}" if out_dir is not None else None
+        res = train_seal(split, replace(cfg, seed=seed), x=getattr(dataset.data, "x", None),
+                         evaluator=dataset.evaluator, out_dir=run_dir, progress=progress)
+        results.append(res)
+    summary: Dict[str, Any] = {"runs": [{k: v for k, v in r.items() if k != "config"} for r in results],
+                               "config": results[0]["config"]}
+    for key in results[0]:
+        if key.startswith(("val_", "test_")):
+            summary[key] = summarize(results, key)
+    return summary
