@@ -14,7 +14,8 @@ ranks and returned with the metrics, so they land in ``metrics.jsonl``:
 * ``comm_wait_s``: the longest time a rank was blocked on exchanges (not hidden
   behind computation), ``step_s`` the slowest rank's step, ``comm_wait_share`` their ratio;
 * ``comm_per_layer``: ``{"layer0/forward": {rows, bytes, messages, wait_s}, ...}`` summed over ranks;
-* ``comm_per_rank``: rows sent and received, wait and compute seconds of every rank.
+* ``comm_per_rank``: rows sent and received, wait and compute seconds and peak memory (MB; resident
+  set on CPU, CUDA memory allocated on a GPU) of every rank; ``max_rank_peak_memory_mb`` the largest.
 """
 from __future__ import annotations
 
@@ -32,6 +33,15 @@ from scalegnn.train.evaluation import predict_labels, score
 from scalegnn.train.tasks import split_key
 
 __all__ = ["DistributedNodeTask", "all_reduce_gradients"]
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak memory of this process so far: CUDA memory allocated on a GPU, else the resident set (VmHWM)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
 
 
 def all_reduce_gradients(model: torch.nn.Module, ctx: DistContext) -> None:
@@ -112,8 +122,8 @@ class DistributedNodeTask:
         fwd, bwd = stats.totals("forward"), stats.totals("backward")
         wait = fwd["wait_s"] + bwd["wait_s"]
         mine = torch.tensor([fwd["rows"], fwd["rows_recv"], bwd["rows"], fwd["bytes"] + bwd["bytes"],
-                             fwd["messages"] + bwd["messages"], wait, seconds], dtype=torch.float64,
-                            device=self.ctx.device)
+                             fwd["messages"] + bwd["messages"], wait, seconds, peak_memory_mb(self.ctx.device)],
+                            dtype=torch.float64, device=self.ctx.device)
         ranks = [torch.zeros_like(mine) for _ in range(self.ctx.world_size)]
         dist.all_gather(ranks, mine)
         per_rank = torch.stack(ranks).cpu()
@@ -135,8 +145,10 @@ class DistributedNodeTask:
             "step_s": step,
             "comm_wait_share": busiest_wait / step if step > 0 else 0.0,
             "comm_per_layer": per_layer,
+            "max_rank_peak_memory_mb": float(per_rank[:, 7].max()),
             "comm_per_rank": {"rows_sent": per_rank[:, 0].tolist(), "rows_recv": per_rank[:, 1].tolist(),
-                              "wait_s": per_rank[:, 5].tolist(), "compute_s": (per_rank[:, 6] - per_rank[:, 5]).tolist()},
+                              "wait_s": per_rank[:, 5].tolist(), "compute_s": (per_rank[:, 6] - per_rank[:, 5]).tolist(),
+                              "peak_memory_mb": per_rank[:, 7].tolist()},
         }
 
     @torch.no_grad()
