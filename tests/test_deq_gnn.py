@@ -174,7 +174,7 @@ def test_bad_configuration():
         DEQGNN(7, 8, 3, num_groups=1)
     with pytest.raises(ValueError, match="not divisible"):
         DEQGNN(7, 9, 3, num_groups=2)
-    with pytest.raises(ValueError, match="unknown solver"):
+    with pytest.raises(ValueError, match=r"solver='broyden' is not one of \['anderson', 'fixed_point'\]"):
         DEQGNN(7, 8, 3, solver="broyden")
     with pytest.raises(ValueError, match="on_nonconvergence"):
         DEQGNN(7, 8, 3, on_nonconvergence="panic")

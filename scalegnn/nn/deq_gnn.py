@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from scalegnn.nn.rev_gnn import CONVS, RevGNNGroup, make_conv, make_norm, prepare_adjacency
+from scalegnn.data.validate import check_bool, check_float, check_int, check_option, check_tensor
+from scalegnn.nn.rev_gnn import RevGNNGroup, check_stack_arguments, make_conv, make_norm, prepare_inputs
 from scalegnn.nn.reversible import GroupedReversibleBlock
 from scalegnn.nn.shared_dropout import SharedDropout
 
@@ -48,6 +49,14 @@ __all__ = [
 ]
 
 SOLVERS = ("anderson", "fixed_point")
+NONCONVERGENCE = ("warn", "raise", "ignore")
+
+
+def _check_solver_arguments(f: Any, z0: Any, max_iter: Any, tol: Any) -> tuple:
+    if not callable(f):
+        raise TypeError(f"f must be a callable z -> f(z), got {type(f).__name__}")
+    check_tensor(z0, "z0", floating=True)
+    return check_int(max_iter, "max_iter", min_value=1), check_float(tol, "tol", min_value=0.0)
 
 
 class DEQConvergenceWarning(UserWarning):
@@ -75,6 +84,7 @@ def _relative_residual(fz: Tensor, z: Tensor) -> float:
 
 def fixed_point_iteration(f: Callable[[Tensor], Tensor], z0: Tensor, max_iter: int, tol: float) -> SolverResult:
     """Iterate ``z <- f(z)`` until ``||f(z) - z|| / ||f(z)|| <= tol`` or ``max_iter`` evaluations."""
+    max_iter, tol = _check_solver_arguments(f, z0, max_iter, tol)
     z, res = z0, float("inf")
     for k in range(1, max_iter + 1):
         fz = f(z)
@@ -100,6 +110,10 @@ def anderson(
     :math:`\|\sum_i \alpha_i (f(z_i) - z_i)\|^2 + \lambda\|\alpha\|^2` subject
     to :math:`\sum_i \alpha_i = 1`. Differentiable (autograd can unroll it).
     """
+    max_iter, tol = _check_solver_arguments(f, z0, max_iter, tol)
+    m = check_int(m, "m", min_value=1)
+    lam = check_float(lam, "lam", min_value=0.0)
+    beta = check_float(beta, "beta", min_value=0.0, max_value=1.0, min_open=True)
     xs: List[Tensor] = [z0]
     fs: List[Tensor] = [f(z0)]
     res = _relative_residual(fs[0], z0)
@@ -264,41 +278,30 @@ class DEQGNN(torch.nn.Module):
         anderson_m: int = 5,
     ) -> None:
         super().__init__()
-        if int(num_groups) < 2:
-            raise ValueError(f"num_groups must be >= 2, got {num_groups}")
-        if hidden_channels % num_groups != 0:
-            raise ValueError(
-                f"hidden_channels={hidden_channels} is not divisible by num_groups={num_groups}"
-            )
         if norm == "batch":
             raise ValueError(
                 "norm='batch' is not supported by DEQGNN: BatchNorm would update its running statistics at "
                 "every solver iteration; use norm='layer' or None"
             )
-        if norm not in ("layer", None):
-            raise ValueError(f"unknown norm {norm!r}; choose 'layer' or None")
-        if isinstance(conv, str) and conv not in CONVS:
-            raise ValueError(f"unknown conv {conv!r}; choose one of {CONVS} or pass a callable (in, out) -> Module")
-        if solver not in SOLVERS:
-            raise ValueError(f"unknown solver {solver!r}; choose one of {SOLVERS}")
-        if on_nonconvergence not in ("warn", "raise", "ignore"):
-            raise ValueError(f"on_nonconvergence must be 'warn', 'raise' or 'ignore', got {on_nonconvergence!r}")
-        if int(max_iter) < 1 or (backward_max_iter is not None and int(backward_max_iter) < 1):
-            raise ValueError("max_iter and backward_max_iter must be >= 1")
-        if tol < 0 or (backward_tol is not None and backward_tol < 0):
-            raise ValueError("tol and backward_tol must be >= 0")
-        if anderson_m < 1:
-            raise ValueError(f"anderson_m must be >= 1, got {anderson_m}")
+        a = check_stack_arguments(in_channels, hidden_channels, out_channels, num_groups, conv, dropout, norm,
+                                  edge_dim, conv_kwargs, norms=("layer", None))
+        in_channels, hidden_channels, out_channels = a["in_channels"], a["hidden_channels"], a["out_channels"]
+        num_groups, conv, dropout, norm = a["num_groups"], a["conv"], a["dropout"], a["norm"]
+        edge_dim, conv_kwargs = a["edge_dim"], a["conv_kwargs"]
         self.in_channels, self.hidden_channels, self.out_channels = in_channels, hidden_channels, out_channels
-        self.num_groups = int(num_groups)
-        self.conv, self.norm, self.dropout = conv, norm, float(dropout)
+        self.num_groups = num_groups
+        self.conv, self.norm, self.dropout = conv, norm, dropout
         self.edge_dim = edge_dim
-        self.solver, self.max_iter, self.tol = solver, int(max_iter), float(tol)
-        self.backward_max_iter = int(backward_max_iter) if backward_max_iter is not None else self.max_iter
-        self.backward_tol = float(backward_tol) if backward_tol is not None else self.tol
-        self.on_nonconvergence = on_nonconvergence
-        self.memory_saving = memory_saving
-        self.anderson_m = int(anderson_m)
+        self.solver = check_option(solver, "solver", SOLVERS)
+        self.max_iter = check_int(max_iter, "max_iter", min_value=1)
+        self.tol = check_float(tol, "tol", min_value=0.0)
+        self.backward_max_iter = (self.max_iter if backward_max_iter is None
+                                  else check_int(backward_max_iter, "backward_max_iter", min_value=1))
+        self.backward_tol = self.tol if backward_tol is None else check_float(backward_tol, "backward_tol",
+                                                                             min_value=0.0)
+        self.on_nonconvergence = check_option(on_nonconvergence, "on_nonconvergence", NONCONVERGENCE)
+        self.memory_saving = check_bool(memory_saving, "memory_saving")
+        self.anderson_m = check_int(anderson_m, "anderson_m", min_value=1)
         self.last_solve: Dict[str, Any] = {}
 
         c = hidden_channels // num_groups
@@ -356,18 +359,8 @@ class DEQGNN(torch.nn.Module):
         return result
 
     def forward(self, x: Tensor, edge_index: Any, edge_attr: Optional[Tensor] = None) -> Tensor:
-        if x.dim() != 2 or x.size(-1) != self.in_channels:
-            raise ValueError(f"x must have shape [N, {self.in_channels}], got {list(x.shape)}")
+        args: List[Any] = prepare_inputs(self, x, edge_index, edge_attr)
         n = x.size(0)
-        adj = prepare_adjacency(self.conv, edge_index, n, x.dtype)
-        args: List[Any] = [adj]
-        if edge_attr is not None:
-            if self.edge_encoder is None:
-                raise ValueError("edge_attr was given but the model was built without edge_dim")
-            args.append(self.edge_encoder(edge_attr.unsqueeze(-1) if edge_attr.dim() == 1 else edge_attr))
-        elif self.edge_encoder is not None:
-            raise ValueError(f"the model was built with edge_dim={self.edge_dim}; pass edge_attr")
-
         u = self.node_encoder(x)
         self.shared_dropout.resample((n, self.hidden_channels // self.num_groups), x.device, x.dtype)
         self.last_solve = {}

@@ -5,15 +5,17 @@ Layers", ICML 2021, https://arxiv.org/abs/2106.07476.
 """
 from __future__ import annotations
 
+import inspect
 import weakref
-from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from scalegnn.data.adjacency import cached_adjacency, spmm, to_torch_csr
-from scalegnn.data.validate import validate_edge_index
+from scalegnn.data.validate import (check_bool, check_edge_attr, check_finite, check_int, check_option,
+                                    check_probability, check_tensor, did_you_mean, validate_edge_index)
 from scalegnn.nn.reversible import GroupedReversibleBlock, reversible_sequential
 from scalegnn.nn.shared_dropout import SharedDropout
 
@@ -26,6 +28,9 @@ __all__ = [
     "make_norm",
     "make_conv",
     "prepare_adjacency",
+    "prepare_inputs",
+    "check_conv",
+    "check_norm",
     "CONVS",
     "NORMS",
 ]
@@ -84,6 +89,9 @@ class GCNLayer(torch.nn.Module):
         super().__init__()
         from torch_geometric.nn.dense.linear import Linear
 
+        in_channels = check_int(in_channels, "in_channels", min_value=1)
+        out_channels = check_int(out_channels, "out_channels", min_value=1)
+        bias = check_bool(bias, "bias")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.lin = Linear(in_channels, out_channels, bias=False, weight_initializer="glorot")
         self.bias = torch.nn.Parameter(torch.empty(out_channels)) if bias else None
@@ -106,8 +114,84 @@ class GCNLayer(torch.nn.Module):
         return f"{self.in_channels}, {self.out_channels}"
 
 
+def check_norm(norm: Any, choices: Sequence[Optional[str]] = NORMS) -> Optional[str]:
+    """``norm`` checked against ``choices`` (``None`` allowed when it is one of them); typos get a hint."""
+    if norm is None and None in choices:
+        return None
+    names = [c for c in choices if c is not None]
+    if not isinstance(norm, str):
+        raise TypeError(f"norm must be one of {list(choices)}, got {norm!r} ({type(norm).__name__})")
+    return check_option(norm, "norm", names)
+
+
+def check_conv(conv: Any) -> Union[str, Callable[..., torch.nn.Module]]:
+    """``conv``: one of :data:`CONVS` (typos get a "did you mean") or a callable ``(in, out, **kw) -> Module``."""
+    if isinstance(conv, str):
+        return check_option(conv, "conv", CONVS)
+    if callable(conv):
+        return conv
+    raise TypeError(f"conv must be one of {list(CONVS)} or a callable (in_channels, out_channels) -> Module, "
+                    f"got {conv!r} ({type(conv).__name__})")
+
+
+def _conv_class(conv: str) -> type:
+    from torch_geometric.nn import GATConv, GENConv, SAGEConv
+
+    return {"gcn": GCNLayer, "sage": SAGEConv, "gat": GATConv, "gen": GENConv}[conv]
+
+
+def _keyword_names(cls: type) -> Optional[List[str]]:
+    """Keyword arguments ``cls(...)`` accepts, following ``**kwargs`` up the MRO; ``None`` if unbounded."""
+    names: List[str] = []
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters.values()
+        names += [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            return [n for n in dict.fromkeys(names) if n not in ("self", "in_channels", "out_channels")]
+    return None
+
+
+def check_conv_kwargs(conv: Union[str, Callable[..., Any]], conv_kwargs: Any) -> Dict[str, Any]:
+    """``conv_kwargs`` as a dict of keyword arguments the inner layer accepts (typos get a "did you mean")."""
+    if conv_kwargs is None:
+        return {}
+    if not isinstance(conv_kwargs, Mapping):
+        raise TypeError(f"conv_kwargs must be a dict of keyword arguments for the inner layer, "
+                        f"got {type(conv_kwargs).__name__}")
+    kw = dict(conv_kwargs)
+    for key in kw:
+        if not isinstance(key, str):
+            raise TypeError(f"conv_kwargs keys must be argument names (str), got {key!r}")
+    for key in ("in_channels", "out_channels"):
+        if key in kw:
+            raise ValueError(f"conv_kwargs may not set {key}: the inner layer maps channels/num_groups channels "
+                             "to as many")
+    if isinstance(conv, str):
+        accepted = _keyword_names(_conv_class(conv))
+        name = _conv_class(conv).__name__
+    else:
+        try:
+            params = inspect.signature(conv).parameters.values()
+        except (TypeError, ValueError):  # no introspectable signature: the callable will judge
+            return kw
+        if any(p.kind == p.VAR_KEYWORD for p in params):
+            return kw
+        accepted = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)][2:]
+        name = getattr(conv, "__name__", type(conv).__name__)
+    if accepted is not None:
+        for key in kw:
+            if key not in accepted:
+                raise ValueError(f"conv_kwargs has {key!r}, which {name} does not accept; it accepts "
+                                 f"{sorted(accepted)}.{did_you_mean(key, accepted)}".rstrip("."))
+    return kw
+
+
 def make_norm(norm: Optional[str], channels: int) -> torch.nn.Module:
     """``'layer'`` → LayerNorm, ``'batch'`` → BatchNorm1d, ``None`` → Identity."""
+    norm = check_norm(norm)
+    channels = check_int(channels, "channels", min_value=1)
     if norm == "layer":
         return torch.nn.LayerNorm(channels)
     if norm == "batch":
@@ -120,7 +204,10 @@ def make_norm(norm: Optional[str], channels: int) -> torch.nn.Module:
 def make_conv(conv: Union[str, Callable[..., torch.nn.Module]], channels: int, norm: Optional[str],
               has_edge_attr: bool, conv_kwargs: Optional[Dict[str, Any]] = None) -> torch.nn.Module:
     """Build one group's inner layer mapping ``channels`` to ``channels``."""
-    kw = dict(conv_kwargs or {})
+    conv = check_conv(conv)
+    channels = check_int(channels, "channels", min_value=1)
+    norm = check_norm(norm)
+    kw = check_conv_kwargs(conv, conv_kwargs)
     if callable(conv) and not isinstance(conv, str):
         layer = conv(channels, channels, **kw)
         if not isinstance(layer, torch.nn.Module):
@@ -146,7 +233,7 @@ def make_conv(conv: Union[str, Callable[..., torch.nn.Module]], channels: int, n
         kw.setdefault("num_layers", 2)
         kw.setdefault("norm", norm)
         return GENConv(channels, channels, **kw)
-    raise ValueError(f"unknown conv {conv!r}; choose one of {CONVS} or pass a callable (in, out) -> Module")
+    raise AssertionError(conv)  # check_conv admitted it
 
 
 def prepare_adjacency(conv: Any, edge_index: Any, num_nodes: int, dtype: torch.dtype) -> Any:
@@ -159,6 +246,11 @@ def prepare_adjacency(conv: Any, edge_index: Any, num_nodes: int, dtype: torch.d
     normalized (and paired with its transpose). Other convolutions receive
     their input unchanged.
     """
+    num_nodes = check_int(num_nodes, "num_nodes", min_value=1)
+    _check_graph_argument(edge_index, num_nodes)
+    if isinstance(edge_index, PairedAdjacency) and conv in ("sage", "gat", "gen"):
+        raise TypeError(f"a PairedAdjacency is the prepared input of conv='gcn'; pass conv={conv!r} an "
+                        "edge_index or a sparse adjacency")
     dense_index = isinstance(edge_index, Tensor) and edge_index.layout == torch.strided
     if dense_index:
         validate_edge_index(edge_index, num_nodes)
@@ -171,11 +263,104 @@ def prepare_adjacency(conv: Any, edge_index: Any, num_nodes: int, dtype: torch.d
     return edge_index
 
 
+def _is_sparse_tensor(a: Any) -> bool:
+    return type(a).__name__ == "SparseTensor" and hasattr(a, "sizes")
+
+
+def _check_graph_argument(edge_index: Any, num_nodes: int) -> None:
+    """``edge_index`` ``[2, E]``, or an ``[N, N]`` sparse adjacency (torch.sparse, SparseTensor, PairedAdjacency)."""
+    if isinstance(edge_index, PairedAdjacency):
+        shape = list(edge_index.adj.shape)
+    elif isinstance(edge_index, Tensor) and edge_index.layout == torch.strided:
+        return  # validate_edge_index checks it
+    elif isinstance(edge_index, Tensor) and edge_index.layout in (torch.sparse_coo, torch.sparse_csr):
+        shape = list(edge_index.shape)
+    elif _is_sparse_tensor(edge_index):
+        shape = list(edge_index.sizes())
+    else:
+        raise TypeError(f"edge_index must be a [2, E] integer tensor or a sparse [N, N] adjacency "
+                        f"(torch.sparse, torch_sparse.SparseTensor), got {type(edge_index).__name__}")
+    if shape != [num_nodes, num_nodes]:
+        raise ValueError(f"the sparse adjacency has shape {shape} but x has {num_nodes} rows (nodes); "
+                         f"expected [{num_nodes}, {num_nodes}]")
+
+
+def prepare_inputs(model: torch.nn.Module, x: Any, edge_index: Any, edge_attr: Any) -> List[Any]:
+    """Validate a RevGNN/DEQGNN call and return the extra arguments of its group functions.
+
+    ``x`` must be a finite floating ``[N, model.in_channels]`` tensor; ``edge_index``
+    as in :func:`prepare_adjacency`; ``edge_attr`` (required exactly when the model
+    has ``edge_dim``) ``[E, edge_dim]`` (or ``[E]`` when ``edge_dim=1``), finite, one
+    row per edge, is encoded to ``hidden_channels``. Returns ``[adjacency]`` or
+    ``[adjacency, encoded edge_attr]``.
+    """
+    check_tensor(x, "x", dims=(2,), floating=True)
+    if x.size(-1) != model.in_channels:
+        raise ValueError(f"x must have shape [N, {model.in_channels}] (in_channels={model.in_channels}), "
+                         f"got {list(x.shape)}")
+    if x.size(0) == 0:
+        raise ValueError("x has no rows: the graph is empty, at least one node is required")
+    check_finite(x, "x")
+    adj = prepare_adjacency(model.conv, edge_index, x.size(0), x.dtype)
+    if edge_attr is None:
+        if model.edge_encoder is not None:
+            raise ValueError(f"the model was built with edge_dim={model.edge_dim}; pass edge_attr")
+        return [adj]
+    if model.edge_encoder is None:
+        raise ValueError("edge_attr was given but the model was built without edge_dim")
+    if isinstance(edge_index, Tensor) and edge_index.layout == torch.strided:
+        check_edge_attr(edge_attr, edge_index.size(1))
+    else:
+        check_tensor(edge_attr, "edge_attr")
+        check_finite(edge_attr, "edge_attr")
+    if not torch.is_floating_point(edge_attr):
+        raise ValueError(f"edge_attr must have a floating-point dtype, got {edge_attr.dtype}")
+    if edge_attr.dim() == 1:
+        edge_attr = edge_attr.unsqueeze(-1)
+    if edge_attr.dim() != 2 or edge_attr.size(-1) != model.edge_dim:
+        raise ValueError(f"edge_attr must have shape [E, {model.edge_dim}] (edge_dim={model.edge_dim}), "
+                         f"got {list(edge_attr.shape)}")
+    return [adj, model.edge_encoder(edge_attr)]
+
+
+def check_stack_arguments(in_channels: Any, hidden_channels: Any, out_channels: Any, num_groups: Any,
+                          conv: Any, dropout: Any, norm: Any, edge_dim: Any, conv_kwargs: Any,
+                          norms: Sequence[Optional[str]] = NORMS) -> Dict[str, Any]:
+    """The arguments RevGNN and DEQGNN share, checked and in canonical form (Python ints and floats)."""
+    out: Dict[str, Any] = {
+        "in_channels": check_int(in_channels, "in_channels", min_value=1),
+        "hidden_channels": check_int(hidden_channels, "hidden_channels", min_value=1),
+        "out_channels": check_int(out_channels, "out_channels", min_value=1),
+        "num_groups": check_int(num_groups, "num_groups"),
+    }
+    if out["num_groups"] < 2:
+        raise ValueError(f"num_groups must be >= 2, got {out['num_groups']}: a reversible block needs at least "
+                         "two groups")
+    if out["hidden_channels"] % out["num_groups"] != 0:
+        raise ValueError(f"hidden_channels={out['hidden_channels']} is not divisible by "
+                         f"num_groups={out['num_groups']}; each group needs hidden_channels/num_groups channels")
+    out["conv"] = check_conv(conv)
+    out["dropout"] = check_probability(dropout, "dropout", allow_one=False)
+    out["norm"] = check_norm(norm, norms)
+    out["edge_dim"] = None if edge_dim is None else check_int(edge_dim, "edge_dim", min_value=1)
+    if out["edge_dim"] is not None and out["conv"] in ("gcn", "sage"):
+        raise ValueError(f"conv={out['conv']!r} does not use edge features; use 'gen' or 'gat' with edge_dim, "
+                         "or drop edge_dim")
+    out["conv_kwargs"] = check_conv_kwargs(out["conv"], conv_kwargs)
+    return out
+
+
 class RevGNNGroup(torch.nn.Module):
     r"""One group function :math:`F_i`: norm → ReLU → shared dropout → conv (pre-activation)."""
 
     def __init__(self, norm: torch.nn.Module, dropout: SharedDropout, conv: torch.nn.Module) -> None:
         super().__init__()
+        for name, m in (("norm", norm), ("conv", conv)):
+            if not isinstance(m, torch.nn.Module):
+                raise TypeError(f"{name} must be a torch.nn.Module, got {type(m).__name__}")
+        if not isinstance(dropout, SharedDropout):
+            raise TypeError(f"dropout must be a SharedDropout (one mask reused by the recomputation), "
+                            f"got {type(dropout).__name__}")
         self.norm = norm
         self.dropout = dropout
         self.conv = conv
@@ -259,33 +444,21 @@ class RevGNN(torch.nn.Module):
         conv_kwargs: Optional[Dict[str, Any]] = None,
     ) -> None:
         super().__init__()
-        if int(num_layers) < 1:
-            raise ValueError(f"num_layers must be >= 1, got {num_layers}")
-        if int(num_groups) < 2:
-            raise ValueError(
-                f"num_groups must be >= 2, got {num_groups}: a reversible block needs at least two groups"
-            )
-        if hidden_channels % num_groups != 0:
-            raise ValueError(
-                f"hidden_channels={hidden_channels} is not divisible by num_groups={num_groups}; "
-                f"each group needs hidden_channels/num_groups channels"
-            )
-        if norm not in NORMS:
-            raise ValueError(f"unknown norm {norm!r}; choose one of {NORMS}")
-        if isinstance(conv, str) and conv not in CONVS:
-            raise ValueError(f"unknown conv {conv!r}; choose one of {CONVS} or pass a callable (in, out) -> Module")
-        if edge_dim is not None and isinstance(conv, str) and conv in ("gcn", "sage"):
-            raise ValueError(f"conv={conv!r} does not use edge features; use 'gen' or 'gat' with edge_dim")
+        a = check_stack_arguments(in_channels, hidden_channels, out_channels, num_groups, conv, dropout, norm,
+                                  edge_dim, conv_kwargs)
+        in_channels, hidden_channels, out_channels = a["in_channels"], a["hidden_channels"], a["out_channels"]
+        num_groups, conv, dropout, norm = a["num_groups"], a["conv"], a["dropout"], a["norm"]
+        edge_dim, conv_kwargs = a["edge_dim"], a["conv_kwargs"]
         self.in_channels = in_channels
         self.hidden_channels = hidden_channels
         self.out_channels = out_channels
-        self.num_layers = int(num_layers)
-        self.num_groups = int(num_groups)
+        self.num_layers = check_int(num_layers, "num_layers", min_value=1)
+        self.num_groups = num_groups
         self.conv = conv
-        self.dropout = float(dropout)
+        self.dropout = dropout
         self.norm = norm
-        self.weight_tying = weight_tying
-        self.memory_saving = memory_saving
+        self.weight_tying = check_bool(weight_tying, "weight_tying")
+        self.memory_saving = check_bool(memory_saving, "memory_saving")
         self.edge_dim = edge_dim
 
         c = hidden_channels // num_groups
@@ -321,20 +494,8 @@ class RevGNN(torch.nn.Module):
         self.lin.reset_parameters()
 
     def forward(self, x: Tensor, edge_index: Any, edge_attr: Optional[Tensor] = None) -> Tensor:
-        if x.dim() != 2 or x.size(-1) != self.in_channels:
-            raise ValueError(f"x must have shape [N, {self.in_channels}], got {list(x.shape)}")
+        args = prepare_inputs(self, x, edge_index, edge_attr)
         n = x.size(0)
-        adj = prepare_adjacency(self.conv, edge_index, n, x.dtype)
-        args = [adj]
-        if edge_attr is not None:
-            if self.edge_encoder is None:
-                raise ValueError("edge_attr was given but the model was built without edge_dim")
-            if edge_attr.dim() == 1:
-                edge_attr = edge_attr.unsqueeze(-1)
-            args.append(self.edge_encoder(edge_attr))
-        elif self.edge_encoder is not None:
-            raise ValueError(f"the model was built with edge_dim={self.edge_dim}; pass edge_attr")
-
         h = self.node_encoder(x)
         self.shared_dropout.resample((n, self.hidden_channels // self.num_groups), x.device, x.dtype)
         try:

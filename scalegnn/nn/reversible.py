@@ -61,6 +61,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from scalegnn.data.validate import check_bool, check_int, check_tensor
 from scalegnn.nn.shared_dropout import SharedDropout
 
 __all__ = [
@@ -131,20 +132,30 @@ class GroupedReversibleBlock(torch.nn.Module):
 
     def __init__(self, fns, num_groups: Optional[int] = None, memory_saving: bool = True) -> None:
         super().__init__()
+        if num_groups is not None:
+            num_groups = check_int(num_groups, "num_groups")
+            if num_groups < 2:
+                raise ValueError(f"a grouped reversible block needs num_groups >= 2, got {num_groups}: with one "
+                                 "group the input cannot be reconstructed from the output")
+        memory_saving = check_bool(memory_saving, "memory_saving")
         if isinstance(fns, torch.nn.Module) and not isinstance(fns, torch.nn.ModuleList):
             if num_groups is None:
                 raise ValueError("pass num_groups when giving a single group function to copy")
-            if int(num_groups) < 2:
-                raise ValueError(f"a grouped reversible block needs num_groups >= 2, got {num_groups}")
             copies = [fns]
-            for _ in range(int(num_groups) - 1):
+            for _ in range(num_groups - 1):
                 c = copy.deepcopy(fns)
                 if hasattr(c, "reset_parameters"):
                     c.reset_parameters()
                 copies.append(c)
             fns = copies
+        if isinstance(fns, (str, bytes, Tensor)) or not hasattr(fns, "__iter__"):
+            raise TypeError(f"fns must be a torch.nn.Module or a sequence of Modules (the group functions), "
+                            f"got {type(fns).__name__}")
         fns = list(fns)
-        if num_groups is not None and len(fns) != int(num_groups):
+        for i, fn in enumerate(fns):
+            if not isinstance(fn, torch.nn.Module):
+                raise TypeError(f"fns[{i}] must be a torch.nn.Module (a group function), got {type(fn).__name__}")
+        if num_groups is not None and len(fns) != num_groups:
             raise ValueError(f"got {len(fns)} group functions but num_groups={num_groups}")
         if len(fns) < 2:
             raise ValueError(
@@ -236,6 +247,15 @@ class GroupedReversibleBlock(torch.nn.Module):
 
     def forward(self, x: Tensor, *args: Any) -> Tensor:
         return reversible_sequential([self], x, *args, memory_saving=self.memory_saving)
+
+    def _check_input(self, x: Any, name: str = "x") -> None:
+        check_tensor(x, name, floating=True)
+        if x.dim() < 1 or x.size(-1) % self.num_groups != 0:
+            raise ValueError(
+                f"{name} has {x.size(-1) if x.dim() else 0} channels (last dimension, shape {list(x.shape)}), "
+                f"which cannot be split into {self.num_groups} equal groups; choose channels divisible by "
+                f"num_groups"
+            )
 
     # -- state that recomputation must reproduce (looked up each time: .to() replaces buffers) ----
     def shared_dropouts(self) -> List[SharedDropout]:
@@ -445,8 +465,17 @@ def reversible_sequential(
     ``len(blocks)``); otherwise through ordinary autograd, computing the same
     values.
     """
+    if isinstance(blocks, (GroupedReversibleBlock, str, bytes)) or not hasattr(blocks, "__len__"):
+        raise TypeError(f"blocks must be a sequence of GroupedReversibleBlock, got {type(blocks).__name__}")
+    for i, b in enumerate(blocks):
+        if not isinstance(b, GroupedReversibleBlock):
+            raise TypeError(f"blocks[{i}] must be a GroupedReversibleBlock, got {type(b).__name__}")
+    memory_saving = check_bool(memory_saving, "memory_saving")
     if len(blocks) == 0:
+        check_tensor(x, "x")
         return x
+    for b in {id(b): b for b in blocks}.values():
+        b._check_input(x)
     channels = x.size(-1)
     needs_grad = torch.is_grad_enabled() and (
         x.requires_grad
@@ -479,8 +508,15 @@ class ReversibleSequential(torch.nn.Module):
 
     def __init__(self, blocks: Sequence[GroupedReversibleBlock], memory_saving: bool = True) -> None:
         super().__init__()
+        if isinstance(blocks, (torch.nn.Module, str, bytes)) and not isinstance(blocks, torch.nn.ModuleList) \
+                or not hasattr(blocks, "__iter__"):
+            raise TypeError(f"blocks must be a sequence of GroupedReversibleBlock, got {type(blocks).__name__}")
+        blocks = list(blocks)
+        for i, b in enumerate(blocks):
+            if not isinstance(b, GroupedReversibleBlock):
+                raise TypeError(f"blocks[{i}] must be a GroupedReversibleBlock, got {type(b).__name__}")
         self.blocks = torch.nn.ModuleList(blocks)
-        self.memory_saving = memory_saving
+        self.memory_saving = check_bool(memory_saving, "memory_saving")
 
     def forward(self, x: Tensor, *args: Any) -> Tensor:
         return reversible_sequential(list(self.blocks), x, *args, memory_saving=self.memory_saving)
@@ -502,6 +538,13 @@ class SavedTensorCounter:
     """
 
     def __init__(self, exclude=()) -> None:
+        if isinstance(exclude, Tensor) or not hasattr(exclude, "__iter__"):
+            raise TypeError(f"exclude must be an iterable of tensors (e.g. model.parameters()), "
+                            f"got {type(exclude).__name__}")
+        exclude = list(exclude)
+        for i, t in enumerate(exclude):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"exclude[{i}] must be a torch.Tensor, got {type(t).__name__}")
         self._exclude = {self._key(t) for t in exclude}
         self._sizes: Dict[Any, int] = {}
         self._hooks = None

@@ -19,6 +19,8 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
+from scalegnn.data.validate import check_int, check_probability, check_tensor
+
 __all__ = ["SharedDropout"]
 
 
@@ -40,9 +42,7 @@ class SharedDropout(torch.nn.Module):
 
     def __init__(self, p: float = 0.0) -> None:
         super().__init__()
-        if not 0.0 <= float(p) < 1.0:
-            raise ValueError(f"dropout probability must satisfy 0 <= p < 1, got p={p}")
-        self.p = float(p)
+        self.p = check_probability(p, "p", allow_one=False)
         self.mask: Optional[Tensor] = None
 
     @property
@@ -52,11 +52,22 @@ class SharedDropout(torch.nn.Module):
 
     def resample(self, shape: Sequence[int], device=None, dtype=torch.float32) -> Optional[Tensor]:
         """Draw a fresh mask of ``shape`` (a no-op returning ``None`` when not :attr:`active`)."""
+        if isinstance(shape, (str, bytes)) or not hasattr(shape, "__len__"):
+            raise TypeError(f"shape must be a sequence of sizes such as (num_nodes, channels), got {shape!r}")
+        shape = tuple(check_int(s, f"shape[{i}]", min_value=0) for i, s in enumerate(shape))
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise TypeError(f"dtype must be a floating torch.dtype such as torch.float32, got {dtype!r}")
+        if device is not None and not isinstance(device, torch.device):
+            try:
+                device = torch.device(device)
+            except (RuntimeError, TypeError):
+                raise ValueError(f"device must be a torch.device or a name like 'cpu' / 'cuda:0', got {device!r}") \
+                    from None
         if not self.active:
             self.mask = None
             return None
         keep = 1.0 - self.p
-        self.mask = torch.empty(tuple(shape), device=device, dtype=dtype).bernoulli_(keep).div_(keep)
+        self.mask = torch.empty(shape, device=device, dtype=dtype).bernoulli_(keep).div_(keep)
         return self.mask
 
     def clear(self) -> None:
@@ -64,6 +75,7 @@ class SharedDropout(torch.nn.Module):
         self.mask = None
 
     def forward(self, x: Tensor) -> Tensor:
+        check_tensor(x, "x", floating=True)
         if not self.active:
             return x
         mask = self.mask
