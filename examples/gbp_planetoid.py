@@ -23,7 +23,6 @@ Usage::
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -32,13 +31,13 @@ from typing import Dict, Optional
 import torch
 from torch_geometric.data import Data
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from decoupled_runs import pct, run_seeds, split_rows, summarize  # noqa: E402
-
-from scalegnn.data import load_dataset  # noqa: E402
-from scalegnn.nn.gbp import GBP, gbp_precompute  # noqa: E402
-from scalegnn.nn.propagation_weights import ppr_weights  # noqa: E402
-from scalegnn.train import NodeClassificationTask, Trainer, save_summary, seed_everything  # noqa: E402
+from scalegnn.data import load_dataset, split_rows
+from scalegnn.nn.gbp import GBP, gbp_precompute
+from scalegnn.nn.propagation_weights import ppr_weights
+from scalegnn.train import (NodeClassificationTask, Trainer, pct, run_dirs, run_seeds, save_summary,
+                            seed_everything, summarize)
+from scalegnn.train.entrypoint import (ArgumentParser, fraction, nonnegative_float, nonnegative_int, positive_float,
+                                       positive_int, run_main)
 
 PAPER = {"Cora": 83.9, "CiteSeer": 72.9, "PubMed": 80.6}
 DEFAULTS = {  # the authors' transductive.sh
@@ -69,42 +68,50 @@ def subset_features(ds, args, seed: int):
 
 
 def train_gbp(data: Data, split, ds, args, seed: int, out_dir: Optional[Path] = None) -> Dict[str, float]:
+    """One GBP fit on precomputed features; test accuracy at the best validation epoch."""
     seed_everything(seed)
     task = NodeClassificationTask(data, split, metric=ds.metric, forward=lambda model, d: model(d.x))
     model = GBP(data.x.size(1), args.hidden, ds.num_classes, num_layers=args.layers, dropout=args.dropout,
                 batch_norm=args.batch_norm).to(args.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     result = Trainer(model, optimizer, task, epochs=args.epochs, out_dir=out_dir, monitor="val_acc",
-                     patience=args.patience, progress=False).fit()
+                     patience=args.patience, progress=f"seed {seed}", overwrite=getattr(args, "overwrite", False),
+                     title=f"GBP on {ds.name}, seed {seed}").fit()
     return {**result.best, "best_epoch": result.best_epoch}
 
 
 def main(argv=None) -> Dict[str, float]:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dataset", default="Cora", choices=list(PAPER))
     p.add_argument("--root", default=None)
-    p.add_argument("--L", type=int, default=20, help="propagation levels")
-    p.add_argument("--alpha", type=float, default=None)
-    p.add_argument("--r", type=float, default=None)
-    p.add_argument("--rmax", type=float, default=None)
-    p.add_argument("--walks", type=int, default=0, help="reverse walks per node (0: push only)")
-    p.add_argument("--layers", type=int, default=None, help="linear layers of the MLP (1: logistic regression)")
-    p.add_argument("--hidden", type=int, default=64)
-    p.add_argument("--dropout", type=float, default=0.5)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--weight-decay", type=float, default=None)
-    p.add_argument("--patience", type=int, default=None)
+    p.add_argument("--L", type=positive_int, default=20, help="propagation levels")
+    p.add_argument("--alpha", type=positive_float, default=None)
+    p.add_argument("--r", type=nonnegative_float, default=None)
+    p.add_argument("--rmax", type=positive_float, default=None)
+    p.add_argument("--walks", type=nonnegative_int, default=0, help="reverse walks per node (0: push only)")
+    p.add_argument("--layers", type=positive_int, default=None, help="linear layers of the MLP (1: logistic regression)")
+    p.add_argument("--hidden", type=positive_int, default=64)
+    p.add_argument("--dropout", type=fraction, default=0.5)
+    p.add_argument("--lr", type=positive_float, default=None)
+    p.add_argument("--weight-decay", type=nonnegative_float, default=None)
+    p.add_argument("--patience", type=positive_int, default=None)
     p.add_argument("--batch-norm", type=int, default=None, choices=[0, 1])
-    p.add_argument("--epochs", type=int, default=1000)
-    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--epochs", type=positive_int, default=1000)
+    p.add_argument("--seeds", type=positive_int, default=10)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=None, help="per-seed runs under OUT/seed<k>/, summary.json")
+    p.add_argument("--overwrite", action="store_true", help="replace the runs already in OUT")
     args = p.parse_args(argv)
+    if args.alpha is not None and args.alpha > 1:
+        raise ValueError(f"--alpha is a teleport probability in (0, 1], got {args.alpha}")
+    if args.r is not None and args.r > 1:
+        raise ValueError(f"--r is an exponent in [0, 1], got {args.r}")
     for key, value in DEFAULTS[args.dataset].items():
         if getattr(args, key) is None:
             setattr(args, key, value)
     args.batch_norm = bool(args.batch_norm)
 
+    out_dirs = run_dirs(args.out, [f"seed{s}" for s in range(args.seeds)], overwrite=args.overwrite)
     ds = load_dataset(args.dataset, args.root)
     features = None
 
@@ -115,8 +122,7 @@ def main(argv=None) -> Dict[str, float]:
             features = subset_features(ds, args, seed)
         data, split, stats = features
         pre = time.perf_counter() - t0
-        out_dir = args.out / f"seed{seed}" if args.out else None
-        return {**train_gbp(data, split, ds, args, seed, out_dir), "precompute_seconds": pre,
+        return {**train_gbp(data, split, ds, args, seed, out_dirs[f"seed{seed}"]), "precompute_seconds": pre,
                 "push_edge_updates": stats.push_edge_updates, "walk_steps": stats.walk_steps}
 
     runs = run_seeds(one, range(args.seeds))
@@ -132,4 +138,4 @@ def main(argv=None) -> Dict[str, float]:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

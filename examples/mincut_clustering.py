@@ -24,7 +24,6 @@ Paper NMI: Cora ~0.40, CiteSeer ~0.25 (approximate; the paper reports mean over 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -40,7 +39,8 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from scalegnn.data import load_dataset
 from scalegnn.nn.mincut_pool import MinCutPool
-from scalegnn.train import Trainer, seed_everything
+from scalegnn.train import Trainer, run_dirs, save_summary, seed_everything
+from scalegnn.train.entrypoint import ArgumentParser, nonnegative_int, positive_float, positive_int, run_main
 
 PAPER_NMI = {"Cora": 0.40, "CiteSeer": 0.25}
 
@@ -101,7 +101,15 @@ def run(
     root: Optional[str] = None,
     eval_every: int = 50,
     verbose: bool = True,
+    out_dir: Optional[str] = None,
+    overwrite: bool = False,
 ) -> Dict[str, Any]:
+    """``runs`` seeds of the clustering protocol on ``dataset``; NMI of the lowest-loss model of each.
+
+    With ``out_dir``, run ``r`` is a Trainer run directory ``out_dir/run<r>``.
+    When ``verbose``, a progress bar per run and a line per finished run.
+    """
+    out_dirs = run_dirs(out_dir, [f"run{r}" for r in range(runs)], overwrite=overwrite)
     ds = load_dataset(dataset, root, download=False)
     data = ds.data
     k = ds.num_classes
@@ -111,7 +119,9 @@ def run(
         model = ClusterNet(ds.num_features, k, hidden)
         opt = torch.optim.Adam(model.parameters(), lr=lr)
         trainer = Trainer(model, opt, ClusteringTask(data), epochs=epochs, monitor="loss", mode="min",
-                          eval_every=eval_every, progress=False)
+                          eval_every=eval_every, progress=f"{dataset} run {r + 1}/{runs}" if verbose else False,
+                          out_dir=out_dirs[f"run{r}"], overwrite=overwrite,
+                          title=f"minCUT clustering on {dataset}, run {r + 1}")
         res = trainer.fit()  # restores the lowest-loss weights
         nmis.append(res.best["nmi"])
         losses.append(res.best["loss"])
@@ -125,16 +135,19 @@ def run(
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    p = argparse.ArgumentParser(description="unsupervised minCUT clustering, NMI against the labels")
+    p = ArgumentParser(description="unsupervised minCUT clustering, NMI against the labels")
     p.add_argument("--dataset", nargs="+", default=["Cora", "CiteSeer"])
-    p.add_argument("--runs", type=int, default=3)
-    p.add_argument("--epochs", type=int, default=2000)
-    p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--hidden", type=int, default=16)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--runs", type=positive_int, default=3)
+    p.add_argument("--epochs", type=positive_int, default=2000)
+    p.add_argument("--lr", type=positive_float, default=5e-4)
+    p.add_argument("--hidden", type=positive_int, default=16)
+    p.add_argument("--eval-every", type=positive_int, default=50, help="epochs between evaluations (NMI)")
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--root", default=None, help="data root (default $SCALEGNN_DATA)")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--json", default=None)
+    p.add_argument("--threads", type=positive_int, default=1)
+    p.add_argument("--out", default=None, help="run directories OUT/<dataset>/run<r>/ and OUT/summary.json")
+    p.add_argument("--overwrite", action="store_true", help="replace the runs already in OUT")
+    p.add_argument("--json", default=None, help="also write the results to this file")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     from scalegnn.data import DatasetNotFoundError
@@ -142,7 +155,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     results = []
     for name in args.dataset:
         try:
-            res = run(name, args.runs, args.epochs, args.lr, args.hidden, args.seed, args.root)
+            res = run(name, args.runs, args.epochs, args.lr, args.hidden, args.seed, args.root, args.eval_every,
+                      out_dir=str(Path(args.out) / name) if args.out else None, overwrite=args.overwrite)
         except DatasetNotFoundError as exc:
             print(f"[{name}] skipped: {exc}", file=sys.stderr)
             continue
@@ -151,8 +165,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         results.append(res)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
+    save_summary(args.out, {"results": results})
     return 0 if results else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -19,7 +19,6 @@ Usage::
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -28,38 +27,44 @@ from typing import Dict
 import torch
 from torch_geometric.utils import to_undirected
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from decoupled_runs import pct, run_seeds, split_data, split_rows, summarize  # noqa: E402
-
-from scalegnn.data import load_dataset  # noqa: E402
-from scalegnn.nn.gbp import GBP, gbp_precompute  # noqa: E402
-from scalegnn.nn.propagation_weights import ppr_weights  # noqa: E402
-from scalegnn.train import NodeClassificationTask, Trainer, save_summary, seed_everything  # noqa: E402
+from scalegnn.data import load_dataset, split_rows
+from scalegnn.nn.gbp import GBP, gbp_precompute
+from scalegnn.nn.propagation_weights import ppr_weights
+from scalegnn.train import (NodeClassificationTask, Trainer, pct, run_dirs, run_seeds, save_summary,
+                            seed_everything, split_data, summarize)
+from scalegnn.train.entrypoint import (ArgumentParser, fraction, nonnegative_float, nonnegative_int, positive_float,
+                                       positive_int, run_main)
 
 
 def main(argv=None) -> Dict:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dataset", default="ogbn-arxiv")
     p.add_argument("--root", default=None)
-    p.add_argument("--alpha", type=float, default=0.1)
-    p.add_argument("--L", type=int, default=10)
-    p.add_argument("--r", type=float, default=0.5)
-    p.add_argument("--rmax", type=float, default=1e-7)
-    p.add_argument("--walks", type=int, default=0)
-    p.add_argument("--layers", type=int, default=3)
-    p.add_argument("--hidden", type=int, default=256)
-    p.add_argument("--dropout", type=float, default=0.3)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--epochs", type=int, default=500)
-    p.add_argument("--patience", type=int, default=50)
-    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--alpha", type=positive_float, default=0.1)
+    p.add_argument("--L", type=positive_int, default=10)
+    p.add_argument("--r", type=nonnegative_float, default=0.5)
+    p.add_argument("--rmax", type=positive_float, default=1e-7)
+    p.add_argument("--walks", type=nonnegative_int, default=0)
+    p.add_argument("--layers", type=positive_int, default=3)
+    p.add_argument("--hidden", type=positive_int, default=256)
+    p.add_argument("--dropout", type=fraction, default=0.3)
+    p.add_argument("--lr", type=positive_float, default=1e-3)
+    p.add_argument("--weight-decay", type=nonnegative_float, default=0.0)
+    p.add_argument("--epochs", type=positive_int, default=500)
+    p.add_argument("--patience", type=positive_int, default=50)
+    p.add_argument("--seeds", type=positive_int, default=10)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--chunk-size", type=int, default=None)
-    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--chunk-size", type=positive_int, default=None)
+    p.add_argument("--out", type=Path, default=None, help="per-seed runs under OUT/seed<k>/, summary.json")
+    p.add_argument("--overwrite", action="store_true", help="replace the runs already in OUT")
     args = p.parse_args(argv)
+    if args.alpha > 1 or args.r > 1:
+        raise ValueError(f"--alpha must be in (0, 1] and --r in [0, 1], got {args.alpha} and {args.r}")
 
+    out_dirs = run_dirs(args.out, [f"seed{s}" for s in range(args.seeds)], overwrite=args.overwrite)
     ds = load_dataset(args.dataset, args.root)
+    if ds.task != "node":
+        raise ValueError(f"--dataset {args.dataset} is a {ds.task}-level dataset; this example needs a node-level one")
     data = ds.data
     edge_index = to_undirected(data.edge_index, num_nodes=data.num_nodes).to(args.device)
     nodes, _ = split_rows(ds.split)
@@ -92,9 +97,9 @@ def main(argv=None) -> Dict:
         model = GBP(x.size(1), args.hidden, ds.num_classes, num_layers=args.layers,
                     dropout=args.dropout).to(args.device)
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-        out_dir = args.out / f"seed{seed}" if args.out else None
-        result = Trainer(model, optimizer, task, epochs=args.epochs, out_dir=out_dir, monitor="val_acc",
-                         patience=args.patience, progress=False).fit()
+        result = Trainer(model, optimizer, task, epochs=args.epochs, out_dir=out_dirs[f"seed{seed}"],
+                         monitor="val_acc", patience=args.patience, progress=f"seed {seed}",
+                         overwrite=args.overwrite, title=f"GBP on {ds.name}, seed {seed}").fit()
         return {**result.best, "best_epoch": result.best_epoch, "precompute_seconds": pre}
 
     runs = run_seeds(one, range(args.seeds))
@@ -107,4 +112,4 @@ def main(argv=None) -> Dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -27,35 +27,39 @@ from typing import Dict, Optional, Sequence
 import torch
 from torch_geometric.utils import to_undirected
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from decoupled_runs import pct, run_seeds, split_data, summarize  # noqa: E402
-
-from scalegnn.data import load_dataset  # noqa: E402
-from scalegnn.nn.sgc import SGC, sgc_precompute  # noqa: E402
-from scalegnn.train import NodeClassificationTask, Trainer, save_summary, seed_everything  # noqa: E402
+from scalegnn.data import load_dataset
+from scalegnn.nn.sgc import SGC, sgc_precompute
+from scalegnn.train import (NodeClassificationTask, Trainer, pct, run_dirs, run_seeds, save_summary,
+                            seed_everything, split_data, summarize)
+from scalegnn.train.entrypoint import (ArgumentParser, nonnegative_float, nonnegative_int, positive_float,
+                                       positive_int, run_main)
 
 ARXIV_DEFAULTS = dict(dataset="ogbn-arxiv", K=3, epochs=300, lr=0.05, weight_decay=0.0, device="cpu")
 
 
 def parse(argv: Optional[Sequence[str]], defaults: Dict, description: str) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=description)
+    p = ArgumentParser(description=description)
     p.add_argument("--dataset", default=defaults["dataset"])
     p.add_argument("--root", default=None)
-    p.add_argument("--K", type=int, default=defaults["K"])
-    p.add_argument("--epochs", type=int, default=defaults["epochs"])
-    p.add_argument("--lr", type=float, default=defaults["lr"])
-    p.add_argument("--weight-decay", type=float, default=defaults["weight_decay"])
-    p.add_argument("--patience", type=int, default=50)
-    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--K", type=nonnegative_int, default=defaults["K"])
+    p.add_argument("--epochs", type=positive_int, default=defaults["epochs"])
+    p.add_argument("--lr", type=positive_float, default=defaults["lr"])
+    p.add_argument("--weight-decay", type=nonnegative_float, default=defaults["weight_decay"])
+    p.add_argument("--patience", type=positive_int, default=50)
+    p.add_argument("--seeds", type=positive_int, default=10)
     p.add_argument("--device", default=defaults["device"])
-    p.add_argument("--chunk-size", type=int, default=None, help="feature columns propagated at once")
+    p.add_argument("--chunk-size", type=positive_int, default=None, help="feature columns propagated at once")
     p.add_argument("--out", type=Path, default=None, help="per-seed metrics under OUT/seed<k>/, summary.json")
+    p.add_argument("--overwrite", action="store_true", help="replace the runs already in OUT")
     return p.parse_args(argv)
 
 
 def run(args: argparse.Namespace) -> Dict:
     """Precompute S^K X once, then train the linear model per seed with the Trainer."""
+    out_dirs = run_dirs(args.out, [f"seed{s}" for s in range(args.seeds)], overwrite=args.overwrite)
     ds = load_dataset(args.dataset, args.root)
+    if ds.task != "node":
+        raise ValueError(f"--dataset {args.dataset} is a {ds.task}-level dataset; this example needs a node-level one")
     data = ds.data
     edge_index = to_undirected(data.edge_index, num_nodes=data.num_nodes)
     t0 = time.perf_counter()
@@ -74,9 +78,9 @@ def run(args: argparse.Namespace) -> Dict:
                                       forward=lambda model, d: model(d.x))
         model = SGC(features.size(1), ds.num_classes, K=0).to(args.device)
         optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-        out_dir = args.out / f"seed{seed}" if args.out else None
-        result = Trainer(model, optimizer, task, epochs=args.epochs, out_dir=out_dir, monitor="val_acc",
-                         patience=args.patience, progress=False).fit()
+        result = Trainer(model, optimizer, task, epochs=args.epochs, out_dir=out_dirs[f"seed{seed}"],
+                         monitor="val_acc", patience=args.patience, progress=f"seed {seed}",
+                         overwrite=args.overwrite, title=f"SGC on {ds.name}, seed {seed}").fit()
         return {**result.best, "best_epoch": result.best_epoch}
 
     runs = run_seeds(one, range(args.seeds))
@@ -93,4 +97,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

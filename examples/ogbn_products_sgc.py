@@ -18,7 +18,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ogbn_arxiv_sgc import parse, run  # noqa: E402
+from ogbn_arxiv_sgc import parse, run  # noqa: E402  (the same protocol, another dataset)
+
+from scalegnn.train.entrypoint import run_main  # noqa: E402
 
 PRODUCTS_DEFAULTS = dict(dataset="ogbn-products", K=2, epochs=300, lr=0.05, weight_decay=0.0,
                          device="cuda" if torch.cuda.is_available() else "cpu")
@@ -29,4 +31,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

@@ -29,7 +29,7 @@ Usage::
 """
 from __future__ import annotations
 
-import argparse
+import sys
 import time
 from pathlib import Path
 from typing import Any, Dict
@@ -38,11 +38,13 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.utils import scatter, to_undirected
 
-from scalegnn.data import load_dataset
+from scalegnn.data import DatasetNotFoundError, load_dataset
 from scalegnn.data.loaded import LoadedDataset
 from scalegnn.nn.rev_gnn import RevGNN
 from scalegnn.sampling import RandomPartitionLoader, predict_random_partitions
-from scalegnn.train import MiniBatchNodeTask, Trainer, save_summary, seed_everything
+from scalegnn.train import MiniBatchNodeTask, Trainer, check_out_dir, save_summary, seed_everything
+from scalegnn.train.entrypoint import (ArgumentParser, fraction, nonnegative_int, positive_float, positive_int,
+                                       run_main)
 
 NUM_NODES, NUM_EDGES, NUM_TASKS, EDGE_DIM = 132_534, 79_122_504, 112, 8
 PAPER = {"RevGNN-Deep (1001 x 80)": 87.74, "RevGNN-Wide (448 x 224)": 88.24}
@@ -91,29 +93,34 @@ def prepare(ds: LoadedDataset, node_aggr: str) -> Data:
 
 
 def main(argv=None) -> Dict[str, Any]:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--root", default=None, help="data root (default $SCALEGNN_DATA)")
     p.add_argument("--synthetic", action="store_true", help="train on a synthetic graph of the same shape")
-    p.add_argument("--scale", type=float, default=0.01, help="synthetic: fraction of ogbn-proteins' node count")
-    p.add_argument("--avg-degree", type=int, default=20, help="synthetic: average degree (the real one is ~600)")
-    p.add_argument("--layers", type=int, default=None, help="reversible layers (paper 1001; synthetic default 8)")
-    p.add_argument("--hidden", type=int, default=None, help="channels (paper 80; synthetic default 32)")
-    p.add_argument("--groups", type=int, default=2)
-    p.add_argument("--dropout", type=float, default=0.1)
-    p.add_argument("--lr", type=float, default=0.001)
-    p.add_argument("--epochs", type=int, default=None, help="(paper-scale default 2000; synthetic default 3)")
-    p.add_argument("--train-parts", type=int, default=10, help="random parts per training epoch")
-    p.add_argument("--eval-parts", type=int, default=5, help="random parts per inference view")
-    p.add_argument("--views", type=int, default=5, help="random partitions averaged at inference")
-    p.add_argument("--eval-every", type=int, default=None, help="(default: every epoch on synthetic, else 50)")
+    p.add_argument("--scale", type=positive_float, default=0.01, help="synthetic: fraction of ogbn-proteins' node count")
+    p.add_argument("--avg-degree", type=positive_int, default=20, help="synthetic: average degree (the real one is ~600)")
+    p.add_argument("--layers", type=positive_int, default=None, help="reversible layers (paper 1001; synthetic default 8)")
+    p.add_argument("--hidden", type=positive_int, default=None, help="channels (paper 80; synthetic default 32)")
+    p.add_argument("--groups", type=positive_int, default=2)
+    p.add_argument("--dropout", type=fraction, default=0.1)
+    p.add_argument("--lr", type=positive_float, default=0.001)
+    p.add_argument("--epochs", type=positive_int, default=None, help="(paper-scale default 2000; synthetic default 3)")
+    p.add_argument("--train-parts", type=positive_int, default=10, help="random parts per training epoch")
+    p.add_argument("--eval-parts", type=positive_int, default=5, help="random parts per inference view")
+    p.add_argument("--views", type=positive_int, default=5, help="random partitions averaged at inference")
+    p.add_argument("--eval-every", type=positive_int, default=None, help="(default: every epoch on synthetic, else 50)")
     p.add_argument("--node-aggr", default="mean", choices=["mean", "sum"], help="edge-to-node feature aggregation")
     p.add_argument("--weight-tying", action="store_true")
     p.add_argument("--no-memory-saving", action="store_true", help="plain autograd (memory grows with depth)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", type=Path, default=None, help="metrics.jsonl, checkpoints and summary.json go here")
-    p.add_argument("--resume", action="store_true")
+    p.add_argument("--resume", action="store_true", help="continue the run in OUT (same flags as the first time)")
+    p.add_argument("--overwrite", action="store_true", help="replace the run already in OUT")
     args = p.parse_args(argv)
+    if (args.resume or args.overwrite) and args.out is None:
+        raise ValueError("--resume and --overwrite need --out DIR (the run directory)")
+    if args.out is not None:
+        check_out_dir(args.out, resume=args.resume, overwrite=args.overwrite)
 
     small = {"layers": 8, "hidden": 32, "epochs": 3, "eval_every": 1}
     paper = {"layers": 1001, "hidden": 80, "epochs": 2000, "eval_every": 50}
@@ -143,9 +150,15 @@ def main(argv=None) -> Dict[str, Any]:
                              batch_forward=lambda m, b: m(b.x, b.edge_index, b.edge_attr))
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     t0 = time.perf_counter()
+    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     result = Trainer(model, optimizer, task, epochs=args.epochs, out_dir=args.out, monitor="val_rocauc",
-                     eval_every=args.eval_every, resume=args.resume).fit()
+                     eval_every=args.eval_every, resume=args.resume, overwrite=args.overwrite,
+                     config={"command": "examples/ogbn_proteins_revgnn.py", "args": config},
+                     title=f"RevGNN {args.layers} x {args.hidden} on {ds.name}").fit()
     seconds = time.perf_counter() - t0
+    if result.already_finished:
+        print(f"{args.out}: this run had already finished (epoch {result.history[-1]['epoch']}); nothing was "
+              f"trained or changed")
     test = result.best.get("test_rocauc", float("nan"))
     print(f"best epoch {result.best_epoch}: val ROC-AUC {100 * result.best.get('val_rocauc', float('nan')):.2f}, "
           f"test ROC-AUC {100 * test:.2f} ({seconds:.0f}s)")
@@ -153,9 +166,10 @@ def main(argv=None) -> Dict[str, Any]:
         print("paper (test ROC-AUC): " + ", ".join(f"{k} {v}" for k, v in PAPER.items()))
     summary = {"dataset": ds.name, "layers": args.layers, "hidden": args.hidden, "groups": args.groups,
                "best_epoch": result.best_epoch, "best": result.best, "seconds": seconds}
-    save_summary(args.out, summary)
+    if not result.already_finished:
+        save_summary(args.out, summary)
     return summary
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main, hints={DatasetNotFoundError: "or run with --synthetic on a same-shape generated graph"}))

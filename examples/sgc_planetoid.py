@@ -19,7 +19,6 @@ Usage::
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -29,12 +28,12 @@ import numpy as np
 import torch
 from torch_geometric.data import Data
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from decoupled_runs import pct, run_seeds, split_data, summarize  # noqa: E402
-
-from scalegnn.data import load_dataset  # noqa: E402
-from scalegnn.nn.sgc import SGC, sgc_precompute  # noqa: E402
-from scalegnn.train import NodeClassificationTask, Trainer, save_summary, seed_everything  # noqa: E402
+from scalegnn.data import load_dataset
+from scalegnn.nn.sgc import SGC, sgc_precompute
+from scalegnn.train import (NodeClassificationTask, Trainer, pct, run_dirs, run_seeds, save_summary,
+                            seed_everything, split_data, summarize)
+from scalegnn.train.entrypoint import (ArgumentParser, nonnegative_float, nonnegative_int, positive_float,
+                                       positive_int, run_main)
 
 PAPER = {"Cora": 81.0, "CiteSeer": 71.9, "PubMed": 78.9}
 
@@ -46,7 +45,7 @@ def row_normalize(x: torch.Tensor) -> torch.Tensor:
 
 
 def train_sgc(data: Data, split, ds, weight_decay: float, seed: int, epochs: int, lr: float,
-              out_dir: Optional[Path] = None) -> Dict[str, float]:
+              out_dir: Optional[Path] = None, overwrite: bool = False, label: str = "") -> Dict[str, float]:
     """One SGC fit on precomputed features; returns the final epoch's metrics (and test at best val)."""
     seed_everything(seed)
     task = NodeClassificationTask(data, split, metric=ds.metric, evaluator=ds.evaluator,
@@ -54,7 +53,8 @@ def train_sgc(data: Data, split, ds, weight_decay: float, seed: int, epochs: int
     model = SGC(data.x.size(1), ds.num_classes, K=0).to(data.x.device)  # features are already S^K X
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     result = Trainer(model, optimizer, task, epochs=epochs, out_dir=out_dir, monitor="val_acc",
-                     progress=False, restore_best=False).fit()
+                     progress=label or f"seed {seed}", restore_best=False, overwrite=overwrite,
+                     title=f"SGC on {ds.name}, seed {seed}").fit()
     return {**result.final, "best_val_test_acc": result.best.get("test_acc", float("nan"))}
 
 
@@ -62,28 +62,31 @@ def tune_weight_decay(data, split, ds, grid, seeds, epochs, lr):
     """Weight decay with the best mean final validation accuracy (test accuracy never looked at)."""
     scores = {}
     for wd in grid:
-        runs = run_seeds(lambda s: train_sgc(data, split, ds, wd, s, epochs, lr), seeds)
+        runs = run_seeds(lambda s: train_sgc(data, split, ds, wd, s, epochs, lr, label=f"wd {wd:.1e} seed {s}"),
+                         seeds)
         scores[wd] = summarize(runs, "val_acc")["mean"]
     best = max(scores, key=lambda wd: (scores[wd], -wd))
     return best, scores
 
 
 def main(argv=None) -> Dict[str, float]:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dataset", default="Cora", choices=list(PAPER))
     p.add_argument("--root", default=None, help="data root (default $SCALEGNN_DATA)")
-    p.add_argument("--K", type=int, default=2)
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--lr", type=float, default=0.2)
-    p.add_argument("--weight-decay", type=float, default=None, help="skip tuning and use this value")
-    p.add_argument("--grid", type=float, nargs="+", default=[float(v) for v in np.logspace(-7, -3, 9)],
+    p.add_argument("--K", type=nonnegative_int, default=2)
+    p.add_argument("--epochs", type=positive_int, default=100)
+    p.add_argument("--lr", type=positive_float, default=0.2)
+    p.add_argument("--weight-decay", type=nonnegative_float, default=None, help="skip tuning and use this value")
+    p.add_argument("--grid", type=nonnegative_float, nargs="+", default=[float(v) for v in np.logspace(-7, -3, 9)],
                    help="weight decays tried on validation")
-    p.add_argument("--tune-seeds", type=int, default=2)
-    p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--tune-seeds", type=positive_int, default=2)
+    p.add_argument("--seeds", type=positive_int, default=10)
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", type=Path, default=None, help="per-seed metrics.jsonl under OUT/seed<k>/, summary.json")
+    p.add_argument("--overwrite", action="store_true", help="replace the runs already in OUT")
     args = p.parse_args(argv)
 
+    out_dirs = run_dirs(args.out, [f"seed{s}" for s in range(args.seeds)], overwrite=args.overwrite)
     ds = load_dataset(args.dataset, args.root)
     t0 = time.perf_counter()
     x = row_normalize(ds.data.x).to(args.device)
@@ -100,8 +103,7 @@ def main(argv=None) -> Dict[str, float]:
     print(f"weight decay {wd:.2e}")
 
     def one(seed):
-        out_dir = args.out / f"seed{seed}" if args.out else None
-        return train_sgc(data, split, ds, wd, seed, args.epochs, args.lr, out_dir)
+        return train_sgc(data, split, ds, wd, seed, args.epochs, args.lr, out_dirs[f"seed{seed}"], args.overwrite)
 
     runs = run_seeds(one, range(args.seeds))
     test = summarize(runs, "test_acc")
@@ -116,4 +118,4 @@ def main(argv=None) -> Dict[str, float]:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_main(main))

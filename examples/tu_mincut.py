@@ -39,7 +39,6 @@ Mutagenicity 79.9 +- 2.1.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import statistics
@@ -58,7 +57,9 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 
 from scalegnn.data import load_dataset
 from scalegnn.nn.mincut_pool import MinCutPool
-from scalegnn.train import GraphClassificationTask, Trainer, seed_everything
+from scalegnn.train import GraphClassificationTask, Trainer, run_dirs, seed_everything
+from scalegnn.train.entrypoint import (ArgumentParser, nonnegative_float, nonnegative_int, positive_float, positive_int,
+                                       run_main)
 
 PAPER = {"PROTEINS": (76.5, 2.6), "DD": (80.8, 2.3), "Mutagenicity": (79.9, 2.1)}
 
@@ -201,10 +202,16 @@ def run(
     out_dir: Optional[str] = None,
     verbose: bool = True,
     features: str = "reference",
+    overwrite: bool = False,
 ) -> Dict[str, Any]:
-    """The protocol; returns ``{"dataset", "accs", "mean", "std", ...}`` (accuracies in %)."""
+    """The protocol; returns ``{"dataset", "accs", "mean", "std", ...}`` (accuracies in %).
+
+    With ``out_dir``, run ``r`` is a Trainer run directory ``out_dir/run<r>``
+    (``overwrite`` replaces runs already there). Progress: a bar per run when ``verbose``.
+    """
     if features not in ("reference", "labels"):
         raise ValueError(f"features must be 'reference' or 'labels', got {features!r}")
+    out_dirs = run_dirs(out_dir, [f"run{r}" for r in range(runs)], overwrite=overwrite)
     if features == "reference":
         ds = load_dataset(dataset, root, download=False, use_node_attr=True)
         graphs = reference_node_features([ds.graphs[i] for i in range(len(ds.graphs))], ds.graphs.num_node_labels)
@@ -228,8 +235,9 @@ def run(
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
         task = LossMonitoredTask(loaders["train"], loaders["valid"], loaders["test"], metric="acc")
         trainer = Trainer(model, opt, task, epochs=epochs, patience=patience, monitor="val_loss", mode="min",
-                          progress=False,
-                          out_dir=(Path(out_dir) / f"run{r}") if out_dir else None)
+                          progress=f"{dataset} run {r + 1}/{runs}" if verbose else False,
+                          out_dir=out_dirs[f"run{r}"], overwrite=overwrite,
+                          title=f"minCUT pooling on {dataset}, run {r + 1}")
         result = trainer.fit()
         acc = 100.0 * result.best["test_acc"]
         accs.append(acc)
@@ -250,21 +258,22 @@ def run(
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    p = argparse.ArgumentParser(description="minCUT pooling graph classification on TU datasets")
+    p = ArgumentParser(description="minCUT pooling graph classification on TU datasets")
     p.add_argument("--dataset", nargs="+", default=["PROTEINS"])
-    p.add_argument("--runs", type=int, default=10)
-    p.add_argument("--epochs", type=int, default=500)
-    p.add_argument("--patience", type=int, default=50)
-    p.add_argument("--batch-size", type=int, default=1, help="graphs per batch (the reference uses 1)")
-    p.add_argument("--lr", type=float, default=5e-4)
-    p.add_argument("--weight-decay", type=float, default=1e-4)
-    p.add_argument("--hidden", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--runs", type=positive_int, default=10)
+    p.add_argument("--epochs", type=positive_int, default=500)
+    p.add_argument("--patience", type=positive_int, default=50)
+    p.add_argument("--batch-size", type=positive_int, default=1, help="graphs per batch (the reference uses 1)")
+    p.add_argument("--lr", type=positive_float, default=5e-4)
+    p.add_argument("--weight-decay", type=nonnegative_float, default=1e-4)
+    p.add_argument("--hidden", type=positive_int, default=32)
+    p.add_argument("--seed", type=nonnegative_int, default=0)
     p.add_argument("--features", choices=["reference", "labels"], default="reference",
                    help="node features: the authors' (degree, clustering, attributes, labels) or labels only")
     p.add_argument("--root", default=None, help="data root (default $SCALEGNN_DATA)")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out-dir", default=None, help="checkpoints and metrics per run")
+    p.add_argument("--threads", type=positive_int, default=1)
+    p.add_argument("--out", default=None, help="run directories OUT/<dataset>/run<r>/ (checkpoints, metrics.jsonl)")
+    p.add_argument("--overwrite", action="store_true", help="replace the runs already in OUT")
     p.add_argument("--json", default=None, help="write the results here")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -275,7 +284,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         try:
             res = run(name, args.runs, args.epochs, args.patience, args.batch_size, args.lr,
                       args.weight_decay, args.hidden, args.seed, args.root, features=args.features,
-                      out_dir=(str(Path(args.out_dir) / name) if args.out_dir else None))
+                      out_dir=(str(Path(args.out) / name) if args.out else None), overwrite=args.overwrite)
         except DatasetNotFoundError as exc:
             print(f"[{name}] skipped: {exc}", file=sys.stderr)
             continue
@@ -289,4 +298,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -9,11 +9,32 @@ model (SGC, GBP) trains on, once its features are precomputed.
 from __future__ import annotations
 
 import statistics
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Tuple
+import os
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple, Union
 
 import torch
 
-__all__ = ["pct", "run_seeds", "split_data", "summarize"]
+__all__ = ["pct", "run_dirs", "run_seeds", "split_data", "summarize"]
+
+
+def run_dirs(out: Optional[Union[str, os.PathLike]], names: Iterable[str], *, resume: bool = False,
+             overwrite: bool = False) -> Dict[str, Optional[Path]]:
+    """``{name: out/name}``, the run directory of each repeat, every one checked before any work is done.
+
+    Each is checked with :func:`scalegnn.train.run_dir.check_out_dir`, so a
+    directory that already holds a run is reported at once, not after the
+    first repeats have run. With ``out=None`` every value is ``None`` (nothing written).
+    """
+    from scalegnn.train.run_dir import check_out_dir
+
+    names = list(names)
+    if out is None:
+        return {name: None for name in names}
+    dirs = {name: Path(out) / name for name in names}
+    for path in dirs.values():
+        check_out_dir(path, resume=resume, overwrite=overwrite)
+    return dirs
 
 
 def split_data(features: torch.Tensor, y: torch.Tensor,
