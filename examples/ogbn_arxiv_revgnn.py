@@ -36,6 +36,10 @@ from scalegnn.train.entrypoint import (ArgumentParser, fraction, nonnegative_int
 NUM_NODES, NUM_EDGES = 169_343, 2_332_486  # undirected graph, both directions counted
 
 
+# added to the one-line error when the real data are absent
+HINTS = {DatasetNotFoundError: "or run with --synthetic on a same-shape generated graph"}
+
+
 def main(argv=None) -> Dict[str, Any]:
     p = ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--root", default=None, help="data root (default $SCALEGNN_DATA)")
@@ -105,4 +109,4 @@ def main(argv=None) -> Dict[str, Any]:
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main, hints={DatasetNotFoundError: "or run with --synthetic on a same-shape generated graph"}))
+    sys.exit(run_main(main, hints=HINTS))

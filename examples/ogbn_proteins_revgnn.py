@@ -92,6 +92,10 @@ def prepare(ds: LoadedDataset, node_aggr: str) -> Data:
                 num_nodes=data.num_nodes)
 
 
+# added to the one-line error when the real data are absent
+HINTS = {DatasetNotFoundError: "or run with --synthetic on a same-shape generated graph"}
+
+
 def main(argv=None) -> Dict[str, Any]:
     p = ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--root", default=None, help="data root (default $SCALEGNN_DATA)")
@@ -172,4 +176,4 @@ def main(argv=None) -> Dict[str, Any]:
 
 
 if __name__ == "__main__":
-    sys.exit(run_main(main, hints={DatasetNotFoundError: "or run with --synthetic on a same-shape generated graph"}))
+    sys.exit(run_main(main, hints=HINTS))
