@@ -108,7 +108,7 @@ from torch import Tensor
 from scalegnn.data.validate import validate_edge_index, validate_node_ids
 from scalegnn.nn.column_chunks import column_chunks, progress_bar
 from scalegnn.nn.csr_spmm import csr_spmm
-from scalegnn.nn.out_of_core import FeatureSource, ResultSink, block_budget, stream_blocks
+from scalegnn.nn.out_of_core import FeatureSource, ResultSink, block_budget, compute_device, stream_blocks
 from scalegnn.nn.forward_push import PushCounter, TransitionMatrix, build_transition, push_frontier
 from scalegnn.nn.propagation_weights import as_weights, ppr_weights
 from scalegnn.nn.reverse_walks import sample_walks
@@ -390,7 +390,7 @@ def gbp_precompute(
         raise ValueError(f"walks_per_node must be a non-negative integer, got {walks_per_node!r}")
     n, num_cols = source.shape
     home = source.device
-    device = torch.device(device) if device is not None else home
+    device = compute_device(device, home)
     dtype = source.dtype
     T = transition_matrix(graph, n, add_self_loops, dtype, device)
     targets = _resolve_nodes(nodes, n, device)
@@ -420,11 +420,13 @@ def gbp_precompute(
         stats.time_walks = time.perf_counter() - t0
     # A chunk keeps R, R_next, the mask and a temporary (~4 N x c) and the target rows (twice with walks).
     buffers = 4 + (2 if use_walks else 1) * num_targets / n + (0 if source.in_memory else 1)
-    chunks = block_budget(num_cols, n, source.itemsize, buffers, chunk_size, memory_budget, device,
-                          streamed=not source.in_memory).blocks
+    plan = block_budget(num_cols, n, source.itemsize, buffers, chunk_size, memory_budget, device,
+                        streamed=not source.in_memory)
+    chunks = plan.blocks
     stats.chunks = len(chunks)
     counter = PushCounter()
     sink = ResultSink((num_targets, num_cols), dtype, out, device=home)
+    source.window_bytes = sink.window_bytes = plan.window
     # Row-sparse residues are added to the target rows through a lookup table
     # (node -> accumulator row, -1 if none): no N x c pass.
     if targets is None:
@@ -513,7 +515,7 @@ def gbp_exact(
     _check_r(r)
     n, f = source.shape
     home = source.device
-    device = torch.device(device) if device is not None else home
+    device = compute_device(device, home)
     if isinstance(graph, Tensor) and not (graph.layout == torch.strided and not torch.is_floating_point(graph)):
         adj = graph
     else:
@@ -523,8 +525,9 @@ def gbp_exact(
         adj = edge_index
     L = w.numel() - 1
     streamed = not source.in_memory
-    chunks = block_budget(f, n, source.itemsize, 4 + int(streamed) + int(reorder is not None), chunk_size,
-                          memory_budget, device, streamed=streamed).blocks
+    plan = block_budget(f, n, source.itemsize, 4 + int(streamed) + int(reorder is not None), chunk_size,
+                        memory_budget, device, streamed=streamed)
+    chunks = plan.blocks
     width = chunks[0].stop - chunks[0].start if chunks else 1
     method = apply_reordering(reorder, _is_edge_index(adj), device, n, width, source.itemsize, L * len(chunks))
     order = None
@@ -534,6 +537,7 @@ def gbp_exact(
         order = reordered_adjacency(adj, n, "gen", r, add_self_loops, source.dtype, device, method)
         Tm = order.matrix
     sink = ResultSink((n, f), source.dtype, out, device=home)
+    source.window_bytes = sink.window_bytes = plan.window
     work = float(Tm.values().numel()) * f * L
     wl = [float(v) for v in w]
     try:

@@ -45,12 +45,14 @@ __all__ = [
     "check_features",
     "memory_limit",
     "pipeline_kind",
+    "compute_device",
 ]
 
 PathLike = Union[str, os.PathLike]
 
-#: bytes of one row window read from (or written to) a file.
-WINDOW_BYTES = 32 << 20
+#: largest row window read from (or written to) a file at once; :func:`block_budget` lowers it to an
+#: eighth of the memory budget.
+WINDOW_BYTES = 16 << 20
 
 _NUMPY_TO_TORCH = {np.dtype(np.float32): torch.float32, np.dtype(np.float64): torch.float64}
 
@@ -138,6 +140,7 @@ class FeatureSource:
                 f"got {type(x).__name__}"
             )
         self.itemsize = torch.empty((), dtype=self.dtype).element_size()
+        self.window_bytes = WINDOW_BYTES
 
     # -- construction -----------------------------------------------------------------------------------------
     def _check_numpy(self, shape: Tuple[int, ...], dtype: Any, what: str) -> None:
@@ -190,8 +193,8 @@ class FeatureSource:
         return self.tensor.device if self.tensor is not None else torch.device("cpu")
 
     def window_rows(self) -> int:
-        """Rows per read window (:data:`WINDOW_BYTES` of full rows)."""
-        return max(1, WINDOW_BYTES // max(1, self.num_cols * self.itemsize))
+        """Rows per read window (``window_bytes`` of full rows, at least one row)."""
+        return max(1, self.window_bytes // max(1, self.num_cols * self.itemsize))
 
     # -- reading ----------------------------------------------------------------------------------------------
     def read(self, cols: slice, out: Optional[Tensor] = None) -> Tensor:
@@ -212,13 +215,16 @@ class FeatureSource:
                 b = min(a + step, n)
                 out[a:b].copy_(torch.from_numpy(np.ascontiguousarray(self.array[a:b, cols])))
         elif self.fortran:
-            # A column block is one contiguous region of the file: read it, then transpose in memory.
-            tmp = torch.empty(width, n, dtype=self.dtype)
+            # Each column is one contiguous run of the file: read it in windows straight into its column.
+            step = max(1, self.window_bytes // self.itemsize)
+            window = np.empty(min(step, n), dtype=self.np_dtype)
             with open(self.path, "rb") as fh:
-                fh.seek(self.offset + cols.start * n * self.itemsize)
-                fh.readinto(memoryview(tmp.numpy()).cast("B"))
-            out.copy_(tmp.t())
-            del tmp
+                for j in range(width):
+                    fh.seek(self.offset + (cols.start + j) * n * self.itemsize)
+                    for a in range(0, n, step):
+                        b = min(a + step, n)
+                        fh.readinto(memoryview(window[: b - a]).cast("B"))
+                        out[a:b, j].copy_(torch.from_numpy(window[: b - a]))
         else:
             self._read_rows(cols, out)
         self._check_block(out, cols)
@@ -277,6 +283,7 @@ class ResultSink:
         if not path.parent.is_dir():
             raise ValueError(f"out={str(path)!r}: directory {str(path.parent)!r} does not exist")
         self.tensor = None
+        self.window_bytes = WINDOW_BYTES
         np_dtype = np.dtype(np.float32 if dtype == torch.float32 else np.float64)
         self.itemsize = np_dtype.itemsize
         self.tmp = path.with_name(path.name + ".partial")
@@ -295,7 +302,7 @@ class ResultSink:
             return
         n = self.shape[0]
         block = block.detach().to("cpu", self.dtype)
-        step = max(1, WINDOW_BYTES // max(1, block.size(1) * self.itemsize))
+        step = max(1, self.window_bytes // max(1, block.size(1) * self.itemsize))
         with open(self.tmp, "r+b") as fh:
             for a in range(0, n, step):
                 b = min(a + step, n)
@@ -324,6 +331,7 @@ class BlockPlan:
     blocks: List[slice]
     bytes_per_column: int
     budget: int
+    window: int = WINDOW_BYTES
 
 
 def block_budget(
@@ -353,7 +361,10 @@ def block_budget(
     """
     per_col = int(buffers * num_rows * itemsize)
     limit = memory_limit() if device.type == "cpu" else None
-    window = WINDOW_BYTES if streamed else 0
+    # read/write windows: at most WINDOW_BYTES and an eighth of what may be allocated
+    room = memory_budget if memory_budget is not None else limit
+    window_size = WINDOW_BYTES if room is None else max(64 << 10, min(WINDOW_BYTES, room // 8))
+    window = window_size if streamed else 0
     if memory_budget is not None and (not isinstance(memory_budget, int) or memory_budget <= 0):
         raise ValueError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}")
     if chunk_size is not None:
@@ -388,7 +399,18 @@ def block_budget(
         width = min(width, max(num_cols, 1))
         budget = memory_budget
     blocks = [slice(a, min(a + width, num_cols)) for a in range(0, num_cols, width)]
-    return BlockPlan(blocks, per_col, budget)
+    return BlockPlan(blocks, per_col, budget, window_size)
+
+
+def compute_device(device: Any, default: torch.device) -> torch.device:
+    """``device`` (default ``default``) as a ``torch.device``; a CUDA device without CUDA raises ``ValueError``."""
+    try:
+        device = torch.device(device) if device is not None else torch.device(default)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device={device!r} is not a valid torch device ({err})") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r} requested but torch.cuda.is_available() is False")
+    return device
 
 
 def pipeline_kind(source: FeatureSource, device: torch.device) -> str:
@@ -402,9 +424,7 @@ def pipeline_kind(source: FeatureSource, device: torch.device) -> str:
     Raises:
         ValueError: a CUDA device is requested but CUDA is not available.
     """
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={str(device)!r} requested but torch.cuda.is_available() is False")
+    device = compute_device(device, source.device)
     if source.in_memory and source.device == device:
         return "inplace"
     if device.type == "cuda":

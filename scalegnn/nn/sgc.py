@@ -26,7 +26,14 @@ from torch import Tensor
 from scalegnn.data.adjacency import cached_adjacency, to_torch_csr
 from scalegnn.nn.column_chunks import column_chunks, progress_bar
 from scalegnn.nn.csr_spmm import csr_spmm
-from scalegnn.nn.out_of_core import FeatureSource, ResultSink, block_budget, check_features, stream_blocks
+from scalegnn.nn.out_of_core import (
+    FeatureSource,
+    ResultSink,
+    block_budget,
+    check_features,
+    compute_device,
+    stream_blocks,
+)
 from scalegnn.nn.reordering import Reordered, apply_reordering, reordered_adjacency
 
 __all__ = ["sgc_precompute", "SGC", "resolve_adjacency"]
@@ -141,7 +148,7 @@ def sgc_precompute(
     n = x.size(0)
     if num_nodes is not None and num_nodes != n:
         raise ValueError(f"num_nodes={num_nodes} but x has {n} rows")
-    device = torch.device(device) if device is not None else x.device
+    device = compute_device(device, x.device)
     vector = x.dim() == 1
     x2 = x.unsqueeze(1) if vector else x
     if K == 0:
@@ -196,7 +203,7 @@ def _sgc_streamed(x: Any, adj: Any, K: int, chunk_size: Optional[int], num_nodes
     n, f = source.shape
     if num_nodes is not None and num_nodes != n:
         raise ValueError(f"num_nodes={num_nodes} but x has {n} rows")
-    device = torch.device(device) if device is not None else source.device
+    device = compute_device(device, source.device)
     plan = block_budget(f, n, source.itemsize, 3 + int(reorder is not None), chunk_size, memory_budget, device,
                         streamed=not source.in_memory)
     S, order = None, None
@@ -205,6 +212,7 @@ def _sgc_streamed(x: Any, adj: Any, K: int, chunk_size: Optional[int], num_nodes
         S, order = _propagation_matrix(adj, n, add_self_loops, source.dtype, device, reorder, width,
                                        source.itemsize, K * len(plan.blocks))
     sink = ResultSink((n, f), source.dtype, out, device=source.device)
+    source.window_bytes = sink.window_bytes = plan.window
     work = float(S.values().numel() if S is not None else 0) * f * K
     try:
         with progress_bar(max(K, 1) * len(plan.blocks), "sgc_precompute (blocks x hops)", progress, work) as bar:
