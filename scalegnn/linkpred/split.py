@@ -137,7 +137,8 @@ def ogb_link_split(dataset, *, use_valedges_as_input: bool = False, train_percen
 
     Positives and negatives are OGB's own (``get_edge_split()``); training
     negatives are sampled (one per positive) from non-edges of the training
-    graph. The observed graph is the training edges; with
+    graph. The observed graph is the dataset's graph (OGB stores the training
+    edges there), made undirected; with
     ``use_valedges_as_input`` (OGB's collab rule) the test-time graph also has
     the validation edges. ``*_percent`` keep a random subset of a split's
     pairs, as the SEAL-OGB recipes do to bound the cost of an epoch.
@@ -151,7 +152,11 @@ def ogb_link_split(dataset, *, use_valedges_as_input: bool = False, train_percen
     n = int(dataset.data.num_nodes)
     g = torch.Generator().manual_seed(seed)
     train_pos = split["train"]["edge"].long()
-    observed = dataset.data.edge_index.long()
+    from torch_geometric.utils import to_undirected
+
+    # OGB stores the training graph (both directions when the dataset adds inverse edges); make sure
+    # both directions are there, duplicates merged
+    observed = to_undirected(dataset.data.edge_index.long(), num_nodes=n)
     pos = {"train": _subsample(train_pos, train_percent, g)}
     neg = {"train": sample_negative_pairs(observed, n, pos["train"].size(0), seed=seed + 1)}
     for key, pct in (("valid", val_percent), ("test", test_percent)):
@@ -163,6 +168,6 @@ def ogb_link_split(dataset, *, use_valedges_as_input: bool = False, train_percen
         pos[key], neg[key] = _subsample(p, pct, g), _subsample(q, pct, g)
     test_ei = None
     if use_valedges_as_input:
-        test_ei = torch.cat([observed, undirected_edge_index(split["valid"]["edge"].long())], dim=1)
+        test_ei = to_undirected(torch.cat([observed, split["valid"]["edge"].long().t()], dim=1), num_nodes=n)
     return LinkSplit(num_nodes=n, pos=pos, neg=neg, edge_index=observed, test_edge_index=test_ei,
                      info={"seed": seed, "use_valedges_as_input": use_valedges_as_input})
