@@ -6,9 +6,10 @@
     python -m benchmarks.distributed model    # projected epoch time for k = 8 .. 256 on a cluster
     python -m benchmarks.distributed all --out benchmarks/results/distributed.md
 
-Graphs: the bundled Cora, the arXiv collaboration graph of ``$SCALEGNN_DATA`` (SNAP ca-AstroPh, random
-features and labels), and synthetic power-law graphs with planted communities of ogbn-arxiv size
-(169k nodes, 1.17M edges) and ogbn-products size (2.45M nodes, 61.9M edges). Rows sent per layer are
+Graphs: the bundled Cora, the arXiv collaboration graph of ``$SCALEGNN_DATA`` (SNAP ca-AstroPh), a plain
+Chung-Lu power-law graph of ogbn-arxiv size (169k nodes, 1.17M edges, gamma 2.5, no communities; these two
+with random features and labels), and power-law graphs with planted communities (``scalegnn.data``'s
+synthetic datasets) of ogbn-arxiv size and ogbn-products size (2.45M nodes, 61.9M edges). Rows sent per layer are
 ``partitioning.communication_volume`` of each partition, which the tests prove equal to the rows the halo
 exchange sends; bytes assume float32 rows of ``--width`` columns. Training runs launch the project's
 example (``examples/distributed_fullbatch.py``) on partition directories written once here, so each rank
@@ -36,6 +37,7 @@ METHODS = ("hypergraph", "refined-metis", "metis-volume", "metis", "random")
 GRAPHS = {
     "cora": "cora-bundled",
     "arxiv-collab": "arxiv-collab",
+    "powerlaw-arxiv": "powerlaw-169k-1.17M",
     "synthetic-arxiv": "synthetic-169k-1.17M",
     "synthetic-products": "synthetic-2.45M-61.9M",
 }
@@ -63,11 +65,16 @@ def load_graph(name: str, seed: int = 0):
 
     from scalegnn.data import LoadedDataset, load_dataset
 
-    if name != "arxiv-collab":
+    if name not in ("arxiv-collab", "powerlaw-arxiv"):
         return load_dataset(GRAPHS[name])
-    from partitioning.readers import read_graph
+    if name == "arxiv-collab":
+        from partitioning.readers import read_graph
 
-    csr = read_graph("arxiv-collab").tocoo()
+        csr = read_graph("arxiv-collab").tocoo()
+    else:
+        from partitioning.synthetic import powerlaw_sbm_graph
+
+        csr = powerlaw_sbm_graph(169_343, 1_166_243 // 2 * 2, num_blocks=1, seed=seed)[0].tocoo()
     n = csr.shape[0]
     g = torch.Generator().manual_seed(seed)
     edge_index = torch.from_numpy(np.stack([csr.col, csr.row]).astype(np.int64))
@@ -75,7 +82,7 @@ def load_graph(name: str, seed: int = 0):
                 y=torch.randint(0, 10, (n,), generator=g), num_nodes=n)
     perm = torch.randperm(n, generator=g)
     split = {"train": perm[: n // 2], "valid": perm[n // 2: 3 * n // 4], "test": perm[3 * n // 4:]}
-    return LoadedDataset(name="arxiv-collab", task="node", split=split, num_features=128, num_classes=10,
+    return LoadedDataset(name=name, task="node", split=split, num_features=128, num_classes=10,
                          metric="acc", data=data)
 
 
@@ -173,14 +180,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(partitions: Path, world: int, epochs: int, hidden: int, out: Path, model: str = "gcn") -> List[Dict]:
+def launch(partitions: Path, world: int, epochs: int, hidden: int, out: Path, model: str = "gcn",
+           transport: str = "p2p") -> List[Dict]:
     """Run the example on ``world`` gloo ranks (one thread each); return its per-epoch records."""
     port = free_port()
     env = dict(os.environ, OMP_NUM_THREADS="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
                WORLD_SIZE=str(world), PYTHONWARNINGS="ignore")
     args = [sys.executable, str(EXAMPLE), "--partitions", str(partitions), "--epochs", str(epochs), "--quiet",
             "--hidden", str(hidden), "--model", model, "--dropout", "0.5", "--out", str(out), "--overwrite",
-            "--checkpoint-every", str(epochs)]
+            "--checkpoint-every", str(epochs), "--transport", transport]
     procs = [subprocess.Popen(args, env=dict(env, RANK=str(r), LOCAL_RANK=str(r)), stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True) for r in range(world)]
     errors = [p.communicate()[1] for p in procs]
@@ -220,30 +228,32 @@ def pyg_epoch_seconds(name: str, epochs: int, hidden: int) -> List[float]:
 
 
 def timing_rows(graphs: List[str], ranks: List[int], repeats: int, epochs: int, hidden: int,
-                method: str) -> List[Dict]:
-    """Interleaved repeats: each repeat runs PyG and every rank count once, in turn; medians over repeats."""
+                method: str, transports: List[str]) -> List[Dict]:
+    """Interleaved repeats: each repeat runs PyG and every (rank count, transport) once, in turn; medians."""
     from tqdm.auto import tqdm
 
     rows = []
     for name in graphs:
         dirs = {k: prepared_dir(name, k, method) for k in ranks}
-        samples: Dict[str, List[Dict]] = {"pyg": [], **{str(k): [] for k in ranks}}
+        setups = [(k, t) for k in ranks for t in (transports if k > 1 else transports[:1])]
+        samples: Dict[str, List[Dict]] = {"pyg": [], **{f"{k}/{t}": [] for k, t in setups}}
         for _ in tqdm(range(repeats), desc=f"timing {name}", unit="repeat"):
             t = pyg_epoch_seconds(name, epochs, hidden)[1:]
             samples["pyg"].append({"epoch_s": statistics.median(t)})
-            for k in ranks:
-                recs = launch(dirs[k], k, epochs, hidden, cache() / f"run-{name}-{k}")[1:]
-                samples[str(k)].append({
+            for k, transport in setups:
+                recs = launch(dirs[k], k, epochs, hidden, cache() / f"run-{name}-{k}", transport=transport)[1:]
+                samples[f"{k}/{transport}"].append({
                     "epoch_s": statistics.median(r["step_s"] for r in recs),
                     "wait_share": statistics.median(r["comm_wait_share"] for r in recs),
                     "peak_mb": max(r["max_rank_peak_memory_mb"] for r in recs),
                     "val_acc": recs[-1].get("val_acc")})
         base = statistics.median(s["epoch_s"] for s in samples["pyg"])
         rows.append({"graph": name, "setup": "PyG GCNConv, 1 process", "epoch_s": base, "vs_pyg": 1.0})
-        for k in ranks:
-            s = samples[str(k)]
+        for k, transport in setups:
+            s = samples[f"{k}/{transport}"]
             med = statistics.median(x["epoch_s"] for x in s)
-            rows.append({"graph": name, "setup": f"scalegnn, {k} rank{'s' if k > 1 else ''} ({method})",
+            label = f"scalegnn, {k} rank{'s' if k > 1 else ''}" + (f" ({method}, {transport})" if k > 1 else "")
+            rows.append({"graph": name, "setup": label,
                          "epoch_s": med, "vs_pyg": med / base,
                          "wait_share": statistics.median(x["wait_share"] for x in s),
                          "peak_mb": statistics.median(x["peak_mb"] for x in s)})
@@ -414,16 +424,18 @@ def plot(volume: List[Dict], model: List[Dict], path: Path) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("what", choices=["volume", "timing", "memory", "model", "all"])
-    p.add_argument("--graphs", nargs="+", choices=list(GRAPHS), default=["cora", "arxiv-collab", "synthetic-arxiv"])
+    p.add_argument("--graphs", nargs="+", choices=list(GRAPHS),
+                   default=["cora", "arxiv-collab", "powerlaw-arxiv", "synthetic-arxiv"])
     p.add_argument("--parts", nargs="+", type=int, default=[2, 4, 8])
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     p.add_argument("--width", type=int, default=256, help="columns of an exchanged row (hidden size)")
     p.add_argument("--ranks", nargs="+", type=int, default=None, help="rank counts to train with (default: 1..cores)")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--transports", nargs="+", choices=["p2p", "alltoall"], default=["p2p", "alltoall"])
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--timing-graphs", nargs="+", choices=list(GRAPHS), default=None)
     p.add_argument("--memory-graph", choices=list(GRAPHS), default="synthetic-arxiv")
-    p.add_argument("--model-graph", choices=list(GRAPHS), default="synthetic-arxiv")
+    p.add_argument("--model-graph", choices=list(GRAPHS), default="powerlaw-arxiv")
     p.add_argument("--model-parts", nargs="+", type=int, default=[8, 16, 32, 64, 128, 256])
     p.add_argument("--model-methods", nargs="+", choices=METHODS, default=["hypergraph", "metis-volume", "metis"])
     p.add_argument("--bandwidth", type=float, default=12.5e9, help="NIC bandwidth, bytes/s (100 Gb/s)")
@@ -439,7 +451,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         sections += ["## Exchanged volume per layer", format_volume(volume, args.width)]
         print(sections[-1])
     if args.what in ("timing", "all"):
-        timing = timing_rows(args.timing_graphs or args.graphs, ranks, args.repeats, args.epochs, 16, "hypergraph")
+        timing = timing_rows(args.timing_graphs or args.graphs, ranks, args.repeats, args.epochs, 16, "hypergraph",
+                             args.transports)
         sections += ["## Training step time", format_timing(timing, args.repeats, args.epochs)]
         print(sections[-1])
     if args.what in ("memory", "all"):

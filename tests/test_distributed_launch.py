@@ -87,11 +87,11 @@ def test_torchrun_1_2_4_processes_and_two_nodes_give_the_same_losses(tmp_path):
 
 
 def test_bad_partition_directories_fail_every_rank_with_one_message(tmp_path):
-    # make a 2-part directory for the bundled Cora through the example itself
-    first = tmp_path / "first"
-    done = torchrun(2, *COMMON, "--epochs", "1", "--out", str(first))
-    assert done.returncode == 0, done.stderr[-3000:]
-    parts = first / "partitions"
+    from scalegnn.data import load_dataset
+    from scalegnn.distributed import prepare_partitions
+
+    parts = prepare_partitions(load_dataset("cora-bundled"), 2, tmp_path / "parts", method="metis",
+                               extra={"dataset_arg": "cora-bundled"})
 
     def run_all(world: int, *args: str) -> list:
         procs = launch_ranks(world, *COMMON, "--partitions", str(parts), *args)
