@@ -66,8 +66,10 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden", type=positive_int, default=None, help=f"hidden channels (default {d['hidden']})")
     p.add_argument("--layers", type=positive_int, default=None, help=f"number of layers (default {d['layers']})")
     p.add_argument("--dropout", type=fraction, default=None, help=f"dropout in [0, 1) (default {d['dropout']})")
+    accepted = "; ".join(f"{name}: " + " ".join(o.describe(k) for k, o in spec.options.items())
+                         for name, spec in sorted(MODELS.items()) if spec.options)
     p.add_argument("--option", action="append", default=None, metavar="KEY=VALUE",
-                   help="model option (JSON value), e.g. --option K=2; repeatable; each model's are in --model's help")
+                   help=f"model option (JSON value), e.g. --option K=2; repeatable. Options and defaults: {accepted}")
     p.add_argument("--feature-norm", choices=["auto", "row", "none"], default=None,
                    help="row-normalize node features (auto, the default: yes for the Planetoid citation graphs)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")

@@ -158,7 +158,11 @@ def run_main(main: Callable[[Optional[List[str]]], Any], argv: Optional[Sequence
     except KeyboardInterrupt:
         hint = ""
         if out_dir_flag in argv and argv.index(out_dir_flag) + 1 < len(argv):
-            hint = f"; continue from the last checkpoint with {out_dir_flag} {argv[argv.index(out_dir_flag) + 1]} --resume"
+            out = argv[argv.index(out_dir_flag) + 1]
+            if os.path.isfile(os.path.join(out, "checkpoint.pt")):
+                hint = f"; continue from the last checkpoint with {out_dir_flag} {out} --resume"
+            elif os.path.isdir(out):
+                hint = f"; no checkpoint was written yet: start again with {out_dir_flag} {out} --overwrite"
         print(f"{prog}: interrupted{hint}", file=sys.stderr)
         return 130
     except _user_error_types() as exc:
