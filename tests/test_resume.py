@@ -360,3 +360,18 @@ def test_trainer_titles_its_curves_with_the_run(tmp_path, monkeypatch):
     assert seen["monitor"] == "val_acc"
     _trainer(tmp_path / "named", 3, plot=True, title="gcn on toy").fit()
     assert seen["title"] == "gcn on toy"
+
+
+@pytest.mark.realdata
+def test_readme_commands_on_citeseer(real_data_root, tmp_path, capsys):
+    """The README's pair: a SAGE run on CiteSeer, then `scalegnn train --out DIR --resume` alone."""
+    out = tmp_path / "runs" / "citeseer"
+    assert main(["train", "--model", "sage", "--dataset", "CiteSeer", "--root", str(real_data_root), "--epochs", "3",
+                 "--out", str(out), "--quiet"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith("sage on CiteSeer")
+    assert main(["train", "--out", str(out), "--resume", "--quiet"]) == 0
+    assert capsys.readouterr().out.splitlines()[1] == first
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "5", "--quiet"]) == 0
+    assert "of 5" in capsys.readouterr().out.splitlines()[0]
+    assert [r.get("epoch") for r in _records(out)] == [1, 2, 3, 4, 5, None]
