@@ -100,7 +100,7 @@ class Trainer:
         patience: Optional[int] = None,
         checkpoint_every: int = 1,
         resume: bool = False,
-        progress: bool = True,
+        progress: Union[bool, str] = True,
         plot: bool = False,
         scheduler: Optional[Any] = None,
         eval_every: int = 1,
