@@ -247,3 +247,30 @@ def test_autocast_state_is_recomputed():
     # Recomputed in bfloat16 like the forward pass: the same rounding, the same gradients.
     for a, b in zip(*grads):
         assert torch.allclose(a, b, atol=1e-6)
+
+
+class _WithUnused(Affine):
+    """A group function with a parameter that takes no part in the output (its grad stays None)."""
+
+    def __init__(self, c):
+        super().__init__(c)
+        self.unused = nn.Parameter(torch.ones(c))
+
+
+def test_gradient_accumulators_match_autograd_twice_and_leave_unused_none():
+    """Preallocated accumulators: grads equal the twin's over two backward passes, unused params stay None."""
+    x, adj, extra = _graph()
+    grads = {}
+    for memory_saving in (True, False):
+        torch.manual_seed(0)
+        block = GroupedReversibleBlock([_WithUnused(4) for _ in range(3)]).double()
+        blocks = [block, block, block]  # weight tying: every layer adds into the same accumulator
+        for _ in range(2):  # the second backward adds to .grad left by the first
+            y = reversible_sequential(blocks, x, adj, extra.clone().requires_grad_(), memory_saving=memory_saving)
+            (y * torch.linspace(-1, 1, y.numel(), dtype=y.dtype).view_as(y)).sum().backward()
+        grads[memory_saving] = {n: p.grad for n, p in block.named_parameters()}
+    for name, g in grads[False].items():
+        if name.endswith("unused"):
+            assert g is None and grads[True][name] is None, name
+        else:
+            assert torch.allclose(grads[True][name], g, atol=1e-10, rtol=1e-8), name
