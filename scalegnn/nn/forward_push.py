@@ -179,6 +179,7 @@ def push_frontier(
     counter: PushCounter,
     dense_fraction: float = 0.1,
     push_all_dense: bool = False,
+    magnitude: Optional[Tensor] = None,
 ) -> Tuple[Optional[Tensor], Tensor, Optional[Tensor]]:
     r"""Push every residue of one level with :math:`|R(u,k)| > \theta_k`; residues stored row-sparse.
 
@@ -207,6 +208,7 @@ def push_frontier(
             entries times their out-degree, whatever the path).
         dense_fraction: see above.
         push_all_dense: push the whole residue when the level is done by SpMM.
+        magnitude: ``|block|`` when the caller has it already (saves passes over the level).
 
     Returns:
         ``(rows_next, block_next, pushed)``: the level-:math:`\ell+1` residues
@@ -225,7 +227,7 @@ def push_frontier(
         return None, csr_spmm(T.W, block), None
     # |R| > theta as two compares (no |R| temporary); per-row counts summed as bytes
     # (a bool sum(1) widens to int64 and is ~1.5x slower on CPU).
-    mask = (block > threshold) | (block < -threshold)
+    mask = magnitude > threshold if magnitude is not None else (block > threshold) | (block < -threshold)
     # Frontier rows by a byte-wise row max (vectorized; a row sum is ~40x slower on CPU), then the
     # per-row counts of pushed columns on the frontier rows only.
     row_any = mask.view(torch.uint8).amax(1) > 0 if c > 0 else mask.any(1)

@@ -276,7 +276,10 @@ class _WalkCorrection:
         if rows is None:
             # Dense residue: bags of the whole level; when the pushed entries sit on a few frontier rows,
             # they are then subtracted row-sparse (no N x c masked copy of the level is made).
-            frontier = (pushed.view(torch.uint8).amax(1) > 0).nonzero().flatten()
+            if pushed.numel() == 0:  # nothing was pushed at all
+                frontier = torch.zeros(0, dtype=torch.long, device=block.device)
+            else:
+                frontier = (pushed.view(torch.uint8).amax(1) > 0).nonzero().flatten()
             few = 4 * frontier.numel() <= block.size(0)
             table = block if few else torch.where(pushed, 0.0, block)
             for j in range(steps):
@@ -443,7 +446,14 @@ def gbp_precompute(
         block = block * scale_in.unsqueeze(1)
         rows = None  # residue of the current level: block holds rows `rows` (None: all N)
         c = block.size(1)
-        threshold = rmax * block.abs().sum(0)  # ||D^-r x||_1 per column (4x faster than vector_norm over dim 0)
+        magnitude = block.abs()  # reused by the level-0 push
+        threshold = rmax * magnitude.sum(0)  # ||D^-r x||_1 per column (4x faster than vector_norm over dim 0)
+        # (an empty frontier is pushed by rows unless dense_fraction makes even it a dense level)
+        if dense_fraction * T.num_entries > 0 and bool((magnitude.amax(0) <= threshold).all()):
+            magnitude = None  # nothing is above the threshold: level 0 is an empty frontier, found without a mask
+            nothing_pushed = True
+        else:
+            nothing_pushed = False
         acc = torch.zeros(num_acc, c, dtype=dtype, device=device)
         if use_walks:
             corr.begin()
@@ -451,8 +461,14 @@ def gbp_precompute(
             _add_rows(acc, rows, block, uniq, tslot, wl[ell])
             if ell == L:
                 break
-            rows_next, block_next, pushed = push_frontier(T, rows, block, threshold, counter, dense_fraction,
-                                                          push_all_dense)
+            if ell == 0 and nothing_pushed:
+                counter.sparse_levels += 1
+                rows_next, block_next = torch.zeros(0, dtype=torch.long, device=device), block.new_zeros(0, c)
+                pushed = torch.zeros(0, dtype=torch.bool, device=device)  # marker: no entry pushed
+            else:
+                rows_next, block_next, pushed = push_frontier(T, rows, block, threshold, counter, dense_fraction,
+                                                              push_all_dense, magnitude if ell == 0 else None)
+            magnitude = None
             if use_walks:  # level ell's leftover residue, used by the walks' steps j <= L - ell
                 corr.add_level(ell, rows, block, pushed)
             del pushed
