@@ -1,5 +1,6 @@
 """MVS-GNN through the shared Trainer, the loader's batches and its input checks."""
 import json
+import sys
 
 import pytest
 import torch
@@ -143,3 +144,64 @@ def test_citeseer_mvs_accuracy(real_data_root):
     opt = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
     result = Trainer(model, opt, task, epochs=20, progress=False).fit()
     assert result.best["test_acc"] > 0.66  # the GCN paper reports 70.3 full-batch
+
+
+def test_micro_f1_against_sklearn():
+    from sklearn.metrics import f1_score
+
+    g = torch.Generator().manual_seed(1)
+    y = (torch.rand(50, 6, generator=g) < 0.3).float()
+    logits = torch.randn(50, 6, generator=g)
+    from scalegnn.sampling import micro_f1
+
+    assert micro_f1(y, logits, top_k=False) == pytest.approx(f1_score(y.numpy(), (logits > 0).numpy(), average="micro"))
+    k = y.sum(1, keepdim=True)
+    top = torch.zeros_like(y, dtype=torch.bool)
+    for i in range(50):
+        top[i, logits[i].topk(int(k[i])).indices] = True
+    assert micro_f1(y, logits) == pytest.approx(f1_score(y.numpy(), top.numpy(), average="micro"))
+
+
+def _example():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "mvs_gnn.py"
+    spec = importlib.util.spec_from_file_location("_example_mvs_gnn", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # the example's dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_example_runs_on_a_synthetic_graph(tmp_path):
+    best = _example().main(["--dataset", "synthetic-sbm-2k-20k", "--epochs", "2", "--batch-size", "128",
+                            "--out", str(tmp_path), "--threads", "1"])
+    assert best["val_acc"] > 0.5  # 40 planted classes: chance is 0.025
+    assert (tmp_path / "metrics.jsonl").exists()
+
+
+def test_spectral_features_are_leading_eigenvectors():
+    g = torch.Generator().manual_seed(0)
+    ei = torch.randint(0, 30, (2, 120), generator=g)
+    ei = torch.unique(torch.cat([ei, ei.flip(0)], 1), dim=1)
+    ei = ei[:, ei[0] != ei[1]]
+    x = _example().spectral_features(ei, 30, dim=4).double()
+    a = torch.zeros(30, 30, dtype=torch.float64)
+    a[ei[1], ei[0]] = 1.0
+    d = a.sum(1).clamp(min=1e-12).rsqrt() * (a.sum(1) > 0)
+    m = d[:, None] * a * d[None, :]
+    vals, vecs = torch.linalg.eigh(m)
+    top = vecs[:, -4:]
+    # same subspace, and each column has squared norm |lambda|
+    proj = top @ top.t()
+    assert torch.allclose(proj @ x, x, atol=1e-6)
+    assert torch.allclose((x ** 2).sum(0).sort().values, vals[-4:].abs().sort().values, atol=1e-6)
+
+
+@pytest.mark.slow  # the 64 eigenvectors take ~20 s idle, minutes on a loaded machine
+@pytest.mark.realdata
+def test_blogcatalog_node_task(real_data_root):
+    nt = _example().blogcatalog_node_task(real_data_root)
+    assert nt.data.x.shape == (10312, 64) and nt.data.y.shape == (10312, 39) and nt.metric == "micro_f1"
+    assert sum(len(v) for v in nt.split.values()) == 10312
