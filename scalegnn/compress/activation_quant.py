@@ -6,7 +6,10 @@ the per-batch minimum and maximum (momentum :math:`m`):
 During training the batch range is updated first and then used; at inference
 the stored range is used, so the quantized model is a fixed function. Rows
 marked ``protect`` (Degree-Quant, :mod:`scalegnn.compress.degree_quant`) stay
-in full precision and do not update the range.
+in full precision and do not update the range. For an input that needs no
+gradient (raw node features), per-row ranges and quantized values are cached
+per tensor and range, so a constant feature matrix is quantized once, not at
+every step (at the cost of one copy of it).
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ class ActivationQuantizer(torch.nn.Module):
         self.register_buffer("low", torch.zeros(()))
         self.register_buffer("high", torch.zeros(()))
         self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
+        self._cache: dict = {}
 
     def get_extra_state(self) -> dict:
         return {"bits": self.bits}
@@ -44,16 +48,35 @@ class ActivationQuantizer(torch.nn.Module):
     def set_extra_state(self, state: dict) -> None:
         self.bits = int(state["bits"])
 
+    def _cached(self, slot: str, x: Tensor, extra: tuple, compute) -> Tensor:
+        # Inputs that need no gradient (raw node features) are usually the same tensor at every
+        # step; their per-row ranges and quantized values are computed once per (tensor, range).
+        if x.requires_grad:
+            return compute()
+        # the cache holds x itself, so identity plus version means the same values
+        key = (x._version,) + extra
+        hit = self._cache.get(slot)
+        if hit is not None and hit[0] is x and hit[1] == key:
+            return hit[2]
+        value = compute()
+        self._cache[slot] = (x, key, value)
+        return value
+
     def forward(self, x: Tensor, protect: Optional[Tensor] = None) -> Tensor:
-        rowwise = protect is not None and x.dim() >= 1 and protect.numel() == x.size(0)
+        rowwise = protect is not None and x.dim() >= 1 and protect.numel() == x.size(0) and bool(protect.any())
         if self.training:
             with torch.no_grad():
-                seen = x[~protect] if rowwise else x
-                if seen.numel() > 0:
-                    lo, hi = seen.min().to(self.low.dtype), seen.max().to(self.high.dtype)
+                flat = x.detach().reshape(x.size(0), -1) if x.dim() >= 1 and x.size(0) > 0 else x.detach().reshape(1, -1)
+                row_lo, row_hi = self._cached("rows", x, (), lambda: (flat.amin(1), flat.amax(1)))
+                if rowwise:
+                    row_lo, row_hi = row_lo[~protect], row_hi[~protect]
+                if row_lo.numel() > 0:
+                    lo, hi = row_lo.min().to(self.low.dtype), row_hi.max().to(self.high.dtype)
                     if bool(self.initialized):
-                        self.low.mul_(1 - self.momentum).add_(self.momentum * lo)
-                        self.high.mul_(1 - self.momentum).add_(self.momentum * hi)
+                        if not torch.equal(lo, self.low):
+                            self.low.mul_(1 - self.momentum).add_(self.momentum * lo)
+                        if not torch.equal(hi, self.high):
+                            self.high.mul_(1 - self.momentum).add_(self.momentum * hi)
                     else:
                         self.low.copy_(lo)
                         self.high.copy_(hi)
@@ -62,10 +85,15 @@ class ActivationQuantizer(torch.nn.Module):
             low, high = self.low.to(x.dtype), self.high.to(x.dtype)
         else:  # evaluated before any training step: use this tensor's own range
             low, high = x.detach().min(), x.detach().max()
-        xq = affine_fake_quant(x, low, high, self.bits)
+        xq = self._cached("values", x, (float(low), float(high), self.bits),
+                          lambda: affine_fake_quant(x, low, high, self.bits))
         if rowwise and self.training:
-            keep = protect.view(-1, *([1] * (x.dim() - 1)))
-            xq = torch.where(keep, x, xq)
+            if x.requires_grad:
+                keep = protect.view(-1, *([1] * (x.dim() - 1)))
+                xq = torch.where(keep, x, xq)
+            else:
+                rows = protect.nonzero().view(-1)
+                xq = xq.index_copy(0, rows, x.index_select(0, rows))
         return xq
 
     def extra_repr(self) -> str:

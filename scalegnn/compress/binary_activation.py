@@ -8,10 +8,14 @@ that is
 
 .. math::
     \tilde x_{ic} = \beta_i \,\mathrm{sign}(x_{ic} - \tau_{ic}), \qquad
-    \beta_i = \tfrac{1}{C} \textstyle\sum_c |x_{ic} - \tau_{ic}|,
+    \beta_i = \frac{1}{r}\,\tfrac{1}{C} \textstyle\sum_c |x_{ic} - \tau_{ic}|,
 
 with :math:`\tau_{ic} = \mu_c`, the per-channel mean (of the batch in training,
-a moving average at inference). The sign's straight-through gradient is the
+a moving average at inference). Bi-GCN's normalization also divides by the
+per-channel deviation :math:`\sigma_c`, which changes only the scales
+:math:`\beta_i`; here one scalar :math:`r` (the mean of the unnormalized
+:math:`\beta_i`, a moving average at inference) brings them to mean 1 instead,
+so an exported layer stores no per-channel deviations. The sign's straight-through gradient is the
 one of batch normalization followed by sign: :math:`\mathbf 1_{|x - \mu| \le \sigma}/\sigma`.
 
 ``instance_aware=True`` follows INSTA-BNN (`"INSTA-BNN: Binary Neural Network
@@ -57,6 +61,7 @@ class BinaryActivation(torch.nn.Module):
             raise ValueError(f"channels must be >= 1, got {channels}")
         self.channels, self.instance_aware, self.momentum = channels, instance_aware, momentum
         self.register_buffer("running_mean", torch.zeros(channels))
+        self.register_buffer("running_scale", torch.ones(()))
         self.register_buffer("running_node_mean", torch.zeros(()))
         self.register_buffer("running_node_std", torch.zeros(()))
         self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
@@ -64,6 +69,8 @@ class BinaryActivation(torch.nn.Module):
             self.a = torch.nn.Parameter(torch.zeros(()))
             self.b = torch.nn.Parameter(torch.zeros(()))
         self.frozen_threshold: Optional[Tensor] = None
+        self._cache: Optional[tuple] = None
+        self.running_scale_set = False
 
     def threshold_codes(self) -> tuple:
         """``(uint8 codes, low, scale)`` of the inference thresholds."""
@@ -77,6 +84,19 @@ class BinaryActivation(torch.nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 2 or x.size(1) != self.channels:
             raise ValueError(f"binary activations expect [num_nodes, {self.channels}] features, got {tuple(x.shape)}")
+        if x.requires_grad or self.instance_aware:
+            return self._binarize(x)
+        # raw node features (no gradient) are usually the same tensor at every step: binarize once
+        # (the cache holds x itself, so identity plus version means the same values)
+        key = (x._version, self.training, self.running_mean._version, id(self.frozen_threshold))
+        if self._cache is not None and self._cache[0] is x and self._cache[1] == key:
+            return self._cache[2]
+        out = self._binarize(x)
+        key = (x._version, self.training, self.running_mean._version, id(self.frozen_threshold))
+        self._cache = (x, key, out)
+        return out
+
+    def _binarize(self, x: Tensor) -> Tensor:
         node_mean = node_std = None
         if self.instance_aware:
             node_mean, node_std = x.mean(1, keepdim=True), x.std(1, keepdim=True, unbiased=False)
@@ -85,7 +105,8 @@ class BinaryActivation(torch.nn.Module):
             sigma = x.detach().std(0, unbiased=False).clamp_min(1e-5)
             with torch.no_grad():
                 m = self.momentum if bool(self.initialized) else 1.0
-                self.running_mean.mul_(1 - m).add_(m * mu.detach())
+                if not torch.equal(self.running_mean, mu.detach()):
+                    self.running_mean.mul_(1 - m).add_(m * mu.detach())
                 if self.instance_aware:
                     self.running_node_mean.mul_(1 - m).add_(m * node_mean.detach().mean())
                     self.running_node_std.mul_(1 - m).add_(m * node_std.detach().mean())
@@ -101,6 +122,16 @@ class BinaryActivation(torch.nn.Module):
             tau = tau + self.a * (node_mean - ref_mean) + self.b * (node_std - ref_std)
         centered = x - tau
         beta = centered.abs().mean(1, keepdim=True)
+        if self.training:
+            r = beta.detach().mean().clamp_min(1e-12)
+            with torch.no_grad():
+                if not torch.equal(self.running_scale, r):
+                    m = self.momentum if self.running_scale_set else 1.0
+                    self.running_scale.mul_(1 - m).add_(m * r)
+                self.running_scale_set = True
+        else:
+            r = self.running_scale.to(x.dtype)
+        beta = beta / r
         signs = sign_ste(centered / sigma) if sigma is not None else sign_ste(centered)
         return beta * signs
 

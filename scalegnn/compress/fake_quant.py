@@ -48,13 +48,17 @@ def _reduce_dims(weight: Tensor, per_channel: bool) -> Tuple[int, ...]:
 
 
 def weight_scale(weight: Tensor, bits: int, per_channel: bool = True) -> Tensor:
-    """The scale :math:`s` (shape broadcastable to ``weight``), never zero."""
-    w = weight.detach()
-    dims = _reduce_dims(w, per_channel)
+    """The scale :math:`s` (shape broadcastable to ``weight``), never zero.
+
+    For ``bits >= 2`` the max-abs scale is treated as a constant in backward; for
+    ``bits == 1`` the mean-absolute scale is differentiated (as in XNOR-Net and
+    Bi-GCN), which lets training change the magnitude of sign weights.
+    """
+    dims = _reduce_dims(weight, per_channel)
     if bits == 1:
-        s = w.abs().mean(dim=dims, keepdim=True)
+        s = weight.abs().mean(dim=dims, keepdim=True)
     else:
-        s = w.abs().amax(dim=dims, keepdim=True) / (2 ** (bits - 1) - 1)
+        s = weight.detach().abs().amax(dim=dims, keepdim=True) / (2 ** (bits - 1) - 1)
     return s.clamp_min(_TINY)
 
 

@@ -1,0 +1,224 @@
+"""Compression wrappers around PyG convs, Linear and scalegnn layers: exactness, value sets, gradients."""
+import pytest
+import torch
+from torch_geometric.nn import GATConv, GCNConv, GINConv, SAGEConv
+from torch_geometric.nn.dense.linear import Linear as PyGLinear
+
+from scalegnn.compress import Binarized, Pruned, Quantized
+from scalegnn.compress.fake_quant import weight_scale
+from scalegnn.compress.ste import (InjectGradient, round_ste, round_ste_reference, sign_ste,
+                                   sign_ste_reference)
+from scalegnn.nn import GCNLayer
+from scalegnn.data.adjacency import normalized_adjacency
+
+N, F_IN, F_OUT = 30, 12, 8
+
+
+def graph(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    ei = torch.randint(0, N, (2, 120), generator=g)
+    x = torch.randn(N, F_IN, generator=g)
+    return x, ei
+
+
+def make_layer(kind):
+    torch.manual_seed(0)
+    if kind == "gcn":
+        return GCNConv(F_IN, F_OUT)
+    if kind == "sage":
+        return SAGEConv(F_IN, F_OUT)
+    if kind == "gat":
+        return GATConv(F_IN, F_OUT // 2, heads=2)
+    if kind == "gin":
+        return GINConv(torch.nn.Sequential(torch.nn.Linear(F_IN, 16), torch.nn.ReLU(), torch.nn.Linear(16, F_OUT)))
+    if kind == "linear":
+        return torch.nn.Linear(F_IN, F_OUT)
+    if kind == "pyg_linear":
+        return PyGLinear(F_IN, F_OUT)
+    if kind == "revgnn_gcn_layer":
+        return GCNLayer(F_IN, F_OUT)
+    raise AssertionError(kind)
+
+
+def call(layer, kind, x, ei):
+    if kind in ("linear", "pyg_linear"):
+        return layer(x)
+    if kind == "revgnn_gcn_layer":
+        return layer(x, normalized_adjacency(ei, N))
+    return layer(x, ei)
+
+
+KINDS = ["gcn", "sage", "gat", "gin", "linear", "pyg_linear", "revgnn_gcn_layer"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_zero_sparsity_and_disabled_give_exact_output(kind):
+    x, ei = graph()
+    for wrap in (lambda m: Pruned(m, 0.0, "one_shot"),
+                 lambda m: Pruned(m, 0.7, "one_shot"),
+                 lambda m: Quantized(m, 4),
+                 lambda m: Binarized(m, activations=kind != "gin")):
+        layer = make_layer(kind)
+        layer.eval()
+        expected = call(layer, kind, x, ei).detach().clone()
+        wrapped = wrap(layer).eval()
+        if isinstance(wrapped, Pruned) and wrapped.sparsity == 0.0:
+            assert torch.equal(call(wrapped, kind, x, ei), expected)
+            continue
+        wrapped.train()
+        call(wrapped, kind, x, ei)  # changes activation statistics / masks
+        wrapped.eval()
+        assert not torch.equal(call(wrapped, kind, x, ei), expected)
+        wrapped.compression_enabled = False
+        if isinstance(wrapped, Pruned):  # pruning zeroes the originals: compare on a fresh copy instead
+            continue
+        assert torch.equal(call(wrapped, kind, x, ei), expected)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3, 4, 8])
+@pytest.mark.parametrize("kind", ["gcn", "sage", "gin", "linear"])
+def test_quantized_weights_take_at_most_2_pow_bits_values_per_channel(kind, bits):
+    q = Quantized(make_layer(kind), bits)
+    for name, w in q.effective_weights().items():
+        for row in w.detach():
+            assert torch.unique(row).numel() <= 2 ** bits
+        codes, scale = q.codes(name)
+        assert torch.equal(codes * scale, w.detach())
+        assert torch.equal(codes, codes.round())
+        assert codes.abs().max() <= max(2 ** (bits - 1) - 1, 1)
+    per_tensor = Quantized(make_layer(kind), bits, per_channel=False)
+    for w in per_tensor.effective_weights().values():
+        assert torch.unique(w.detach()).numel() <= 2 ** bits
+
+
+@pytest.mark.parametrize("kind", ["gcn", "sage", "gat", "gin", "linear"])
+def test_binarized_weights_are_plus_minus_scale_per_channel(kind):
+    b = Binarized(make_layer(kind), activations=False)
+    for name, w in b.effective_weights().items():
+        original = b.original(name).detach()
+        alpha = original.abs().mean(1, keepdim=True)
+        expected = torch.where(original >= 0, alpha, -alpha)
+        assert torch.equal(w.detach(), expected)
+
+
+def test_binary_activations_are_scaled_signs_with_8bit_thresholds():
+    x, ei = graph()
+    b = Binarized(make_layer("gcn"))
+    b.train()
+    h = b.binarizer(x)
+    centered = x - x.mean(0)
+    beta = centered.abs().mean(1, keepdim=True)
+    expected = beta / beta.mean() * torch.where(centered >= 0, 1.0, -1.0)
+    torch.testing.assert_close(h, expected)
+    b.eval()
+    tau = b.binarizer.inference_threshold()
+    assert torch.unique(tau).numel() <= 256
+    torch.testing.assert_close(tau, x.mean(0), atol=(x.mean(0).max() - x.mean(0).min()) / 255, rtol=0)
+
+
+def test_instance_aware_thresholds_move_with_node_statistics():
+    x, _ = graph()
+    b = Binarized(make_layer("linear"), instance_aware=True)
+    with torch.no_grad():
+        b.binarizer.a.fill_(0.5)
+    b.train()
+    h = b.binarizer(x)
+    m = x.mean(1, keepdim=True)
+    tau = x.mean(0, keepdim=True) + 0.5 * (m - m.mean())
+    signs = torch.where(x - tau >= 0, 1.0, -1.0)
+    assert torch.equal(torch.sign(h), signs)
+    h.sum().backward()
+    assert b.binarizer.a.grad is not None
+
+
+def test_straight_through_estimators_match_plain_autograd_twins():
+    x = torch.randn(50, dtype=torch.float64) * 2
+    for f, ref in ((round_ste, round_ste_reference), (sign_ste, sign_ste_reference)):
+        a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+        g = torch.randn(50, dtype=torch.float64)
+        (f(a) * g).sum().backward()
+        (ref(b) * g).sum().backward()
+        assert torch.equal(f(x), ref(x))
+        assert torch.equal(a.grad, b.grad)
+
+
+def test_inject_gradient_equals_adding_the_loss():
+    w = torch.randn(5, 3, requires_grad=True)
+    x = torch.randn(7, 5)
+    out = x @ w
+    aux = 0.3 * (w ** 2).sum()
+    (InjectGradient.apply(out, aux).sin().sum()).backward()
+    g1 = w.grad.clone()
+    w.grad = None
+    ((x @ w).sin().sum() + 0.3 * (w ** 2).sum()).backward()
+    torch.testing.assert_close(g1, w.grad)
+
+
+@pytest.mark.parametrize("wrap", ["quantized", "binarized", "pruned"])
+def test_gradients_reach_the_trainable_originals(wrap):
+    x, ei = graph()
+    layer = make_layer("gcn")
+    w = {"quantized": lambda: Quantized(layer, 4), "binarized": lambda: Binarized(layer),
+         "pruned": lambda: Pruned(layer, 0.5, "one_shot")}[wrap]()
+    w(x, ei).pow(2).sum().backward()
+    g = w.original("lin.weight").grad
+    assert g is not None and g.abs().sum() > 0
+    if wrap == "pruned":
+        mask = w.parametrization("lin.weight").mask
+        assert torch.all(g[mask == 0] == 0)
+
+
+def test_quantized_weight_gradient_is_straight_through():
+    layer = torch.nn.Linear(6, 4)
+    q = Quantized(layer, 4, activations=False)
+    x = torch.randn(10, 6)
+    q(x).sum().backward()
+    expected = torch.ones(10, 4).t() @ x  # d(sum(x W^T))/dW with the quantizer's gradient taken as identity
+    torch.testing.assert_close(q.original("weight").grad, expected)
+
+
+def test_weight_scale_per_channel_and_per_tensor():
+    w = torch.tensor([[1.0, -3.0], [0.5, 0.25]])
+    torch.testing.assert_close(weight_scale(w, 3), torch.tensor([[1.0], [1.0 / 6]]))
+    torch.testing.assert_close(weight_scale(w, 3, per_channel=False), torch.tensor([[1.0]]))
+    torch.testing.assert_close(weight_scale(w, 1), torch.tensor([[2.0], [0.375]]))
+
+
+def test_state_dict_roundtrip_restores_compressed_model():
+    x, ei = graph()
+    for make in (lambda: Pruned(make_layer("sage"), 0.6, "one_shot"), lambda: Quantized(make_layer("gat"), 3),
+                 lambda: Binarized(make_layer("gcn"))):
+        a = make().train()
+        a(x, ei)
+        a.eval()
+        torch.manual_seed(5)
+        b = make()
+        b.load_state_dict(a.state_dict())
+        b.eval()
+        assert torch.equal(a(x, ei), b(x, ei))
+
+
+def test_wrapping_a_module_without_weights_or_twice_fails_clearly():
+    with pytest.raises(ValueError, match="no weight matrices"):
+        Quantized(torch.nn.ReLU())
+    with pytest.raises(ValueError, match="no weight matrices"):
+        Pruned(torch.nn.LayerNorm(4), 0.5)
+    q = Quantized(torch.nn.Linear(3, 3))
+    with pytest.raises(ValueError, match="already"):
+        Pruned(q, 0.5)
+    with pytest.raises(ValueError, match="not initialized"):
+        Quantized(PyGLinear(-1, 4))
+    with pytest.raises(TypeError):
+        Quantized("not a module")
+
+
+@pytest.mark.parametrize("bits", [0, 9, -1])
+def test_bits_outside_1_to_8_fail(bits):
+    with pytest.raises(ValueError, match="bits must be in 1..8"):
+        Quantized(torch.nn.Linear(3, 3), bits)
+
+
+@pytest.mark.parametrize("sparsity", [-0.1, 1.0, 1.5])
+def test_sparsity_outside_0_1_fails(sparsity):
+    with pytest.raises(ValueError, match=r"sparsity must be in \[0, 1\)"):
+        Pruned(torch.nn.Linear(3, 3), sparsity)
