@@ -11,10 +11,12 @@ only approximates it.
 
 Main entry points:
 
-* :func:`partition` — ``method='hypergraph' | 'refined-metis' | 'metis-volume' | 'metis' | 'random'``
+* :func:`partition` — ``method='hypergraph' | 'refined-metis' | 'balanced-volume' | 'metis-volume' | 'metis' | 'random'``
   (``refined-metis``: METIS's partition with its exact volume lowered by
   Mt-KaHyPar V-cycles, the fast choice for graphs with millions of vertices;
-  ``metis-volume``: METIS with its own total-volume objective).
+  ``metis-volume``: METIS with its own total-volume objective;
+  ``balanced-volume``: low total volume with the busiest part's send + receive
+  kept within METIS's).
 * :func:`communication_volume`, :func:`edge_cut`, :func:`imbalance`.
 * :func:`write_partitions` / :func:`read_partitions` — on-disk layout in ``FORMAT.md``.
 * :func:`partition_report` — several methods side by side (table and PNG).
@@ -27,7 +29,7 @@ from partitioning.graph import as_csr, graph_fingerprint, symmetrize
 from partitioning.hypergraph import ColumnNetHypergraph, column_net_hypergraph
 from partitioning.metrics import CommunicationVolume, communication_volume, edge_cut, imbalance
 from partitioning.partition import METHODS, PartitionResult, partition, partition_with_info
-from partitioning.report import format_report, partition_report, plot_report
+from partitioning.report import format_report, partition_report, plot_part_loads, plot_report
 from partitioning.synthetic import powerlaw_sbm_graph
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "partition",
     "partition_report",
     "partition_with_info",
+    "plot_part_loads",
     "plot_report",
     "powerlaw_sbm_graph",
     "read_manifest",

@@ -21,7 +21,7 @@ from partitioning.metrics import communication_volume, edge_cut, imbalance
 from partitioning.mtkahypar_backend import DETERMINISTIC_PRESETS, PRESETS
 from partitioning.partition import DEFAULT_PRESET, METHODS, partition_with_info
 from partitioning.readers import DATASETS, PATTERNS, read_edge_list, read_graph
-from partitioning.report import format_report, partition_report, plot_report
+from partitioning.report import format_report, partition_report, plot_part_loads, plot_report
 from partitioning.synthetic import parse_synthetic_name, synthetic_features, synthetic_graph_blocks
 
 
@@ -41,6 +41,13 @@ def _add_graph_args(p: argparse.ArgumentParser) -> None:
                    help="Mt-KaHyPar preset (hypergraph, refined-metis). 'deterministic' (default): the same seed gives "
                         "the same partition on every run; 'default'/'quality': faster or better, not reproducible "
                         "with more than one thread")
+    p.add_argument("--core-fraction", type=float, default=None,
+                   help="balanced-volume: share of highest-degree vertices fixed at their METIS part "
+                        "(default: searched)")
+    p.add_argument("--max-load-factor", type=float, default=1.0,
+                   help="balanced-volume: bound on the busiest part's send+receive, relative to METIS's (default 1)")
+    p.add_argument("--volume-slack", type=float, default=0.02,
+                   help="balanced-volume: how much the final polish may raise the total volume (default 0.02)")
     p.add_argument("--vcycles", type=int, default=0,
                    help="extra Mt-KaHyPar V-cycles refining the hypergraph partition (never worse; helps at small k)")
 
@@ -65,9 +72,14 @@ def _load(args):
     return graph, blocks
 
 
+def _method_options(args) -> dict:
+    return {"core_fraction": args.core_fraction, "max_load_factor": args.max_load_factor,
+            "volume_slack": args.volume_slack}
+
+
 def _note_reproducibility(args) -> None:
     methods = getattr(args, "methods", None) or [getattr(args, "method", None)]
-    uses_mtkahypar = any(m in ("hypergraph", "refined-metis") for m in methods)
+    uses_mtkahypar = any(m in ("hypergraph", "refined-metis", "balanced-volume") for m in methods)
     if uses_mtkahypar and args.preset not in DETERMINISTIC_PRESETS and args.threads != 1:
         print(f"note: --preset {args.preset} with more than one thread is not reproducible (the same seed can give "
               "another partition); use --preset deterministic (the default) for repeatable runs", file=sys.stderr)
@@ -83,7 +95,9 @@ def main_partition(argv: List[str]) -> int:
     p.add_argument("--parts", "-k", type=int, required=True, help="number of parts (ranks)")
     p.add_argument("--method", choices=METHODS, default="hypergraph",
                    help="hypergraph: Mt-KaHyPar on the exact volume; refined-metis: METIS then Mt-KaHyPar V-cycles "
-                        "(faster on big graphs); metis-volume: METIS's own volume objective; metis: edge cut; random")
+                        "(faster on big graphs); balanced-volume: low total volume with the busiest part's "
+                        "send+receive kept within METIS's; metis-volume: METIS's own volume objective; "
+                        "metis: edge cut; random")
     p.add_argument("--out", required=True, help="output directory (layout: partitioning/FORMAT.md)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out directory")
     p.add_argument("--with-features", action="store_true",
@@ -100,7 +114,8 @@ def main_partition(argv: List[str]) -> int:
               "(1M vertices / 25M edges: ~10 min on 2); --method refined-metis reaches nearly the same volume "
               "in under half the time", file=sys.stderr)
     result = partition_with_info(graph, args.parts, args.method, args.imbalance, args.seed, args.threads,
-                                 args.vertex_weights, args.preset, args.vcycles, progress=True)
+                                 args.vertex_weights, args.preset, args.vcycles, progress=True,
+                                 **_method_options(args))
     cv = communication_volume(graph, result.parts, args.parts)
     features = labels = None
     if args.with_features:
@@ -111,7 +126,7 @@ def main_partition(argv: List[str]) -> int:
                      extra={"dataset": args.dataset or args.edges, "seed": args.seed, "imbalance_bound": args.imbalance,
                             "seconds": result.seconds, **{k: v for k, v in result.info.items() if k != "imbalance"}})
     summary = {"method": args.method, "k": args.parts, "volume": cv.total, "max_per_part": cv.max_per_part,
-               "messages": cv.messages, "edge_cut": edge_cut(graph, result.parts),
+               "max_send": cv.max_send, "max_recv": cv.max_recv, "messages": cv.messages, "edge_cut": edge_cut(graph, result.parts),
                "imbalance": round(imbalance(result.parts, args.parts), 4),
                "partition_seconds": round(result.seconds, 2), "write_seconds": round(time.perf_counter() - t, 2),
                "out": args.out}
@@ -130,16 +145,22 @@ def main_compare(argv: List[str]) -> int:
                    help="write a PNG here: total volume and busiest part's send+receive of each method relative "
                         "to METIS (log scale), per k")
     p.add_argument("--json", default=None, help="write the rows as JSON here")
+    p.add_argument("--plot-parts", default=None,
+                   help="write a PNG of every method's per-part send+receive distribution here")
     args = p.parse_args(argv)
     _note_reproducibility(args)
     graph, _ = _load(args)
     rows = partition_report(graph, args.parts, args.methods, args.imbalance, args.seed, args.threads,
-                            args.vertex_weights, progress=True, preset=args.preset, vcycles=args.vcycles)
+                            args.vertex_weights, progress=True, preset=args.preset, vcycles=args.vcycles,
+                            **_method_options(args))
     print(format_report(rows, baseline="metis" if "metis" in args.methods else args.methods[0]))
     if args.plot:
         print(f"drawing {args.plot} ...", file=sys.stderr, flush=True)
         plot_report(rows, args.plot, title=f"{args.dataset or args.edges}")
         print(f"plot written to {args.plot}", file=sys.stderr)
+    if args.plot_parts:
+        plot_part_loads(rows, args.plot_parts, title=f"{args.dataset or args.edges}")
+        print(f"per-part plot written to {args.plot_parts}", file=sys.stderr)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

@@ -72,6 +72,10 @@ class CommunicationVolume:
         recv: ``[k]`` rows each part receives (its halo size).
         matrix: ``[k, k]`` rows sent from part ``p`` (row) to part ``q`` (column).
         messages: number of (sender, receiver) pairs that exchange at least one row.
+
+    Per-part views (properties): :attr:`load` (send + receive),
+    :attr:`messages_sent` and :attr:`messages_received` (peers with a
+    non-empty message).
     """
 
     total: int
@@ -93,6 +97,21 @@ class CommunicationVolume:
         return int(self.recv.max())
 
     @property
+    def load(self) -> np.ndarray:
+        """``[k]`` rows each part sends plus rows it receives per layer."""
+        return self.send + self.recv
+
+    @property
+    def messages_sent(self) -> np.ndarray:
+        """``[k]`` number of peers each part sends a non-empty message to."""
+        return np.count_nonzero(self.matrix, axis=1).astype(np.int64)
+
+    @property
+    def messages_received(self) -> np.ndarray:
+        """``[k]`` number of peers each part receives a non-empty message from."""
+        return np.count_nonzero(self.matrix, axis=0).astype(np.int64)
+
+    @property
     def max_per_part(self) -> int:
         """The largest send + receive volume of any single part (the bottleneck rank)."""
         return int((self.send + self.recv).max())
@@ -100,7 +119,8 @@ class CommunicationVolume:
     def as_dict(self) -> Dict[str, Any]:
         return {"total": self.total, "max_send": self.max_send, "max_recv": self.max_recv,
                 "max_per_part": self.max_per_part, "messages": self.messages,
-                "send": self.send.tolist(), "recv": self.recv.tolist()}
+                "send": self.send.tolist(), "recv": self.recv.tolist(),
+                "messages_sent": self.messages_sent.tolist(), "messages_received": self.messages_received.tolist()}
 
 
 def communication_volume(graph: Any, parts: Any, k: Optional[int] = None) -> CommunicationVolume:

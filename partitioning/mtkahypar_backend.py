@@ -81,6 +81,7 @@ def mtkahypar_partition(
     tmp_dir: Optional[str] = None,
     vcycles: int = 0,
     initial_parts: Optional[np.ndarray] = None,
+    fixed: Optional[np.ndarray] = None,
 ) -> Tuple[np.ndarray, Dict[str, float]]:
     """Minimize connectivity−1 of ``hypergraph`` over ``k`` balanced blocks.
 
@@ -109,6 +110,9 @@ def mtkahypar_partition(
             refined by ``max(vcycles, 1)`` V-cycles, about 1.5-3x faster than a
             full multilevel partition. A start within the balance bound is
             never made worse; Mt-KaHyPar rebalances one that is not.
+        fixed: optional ``[n]`` block per vertex, ``-1`` for free vertices:
+            Mt-KaHyPar never moves a fixed vertex (with ``initial_parts``, a
+            fixed vertex must start in its block).
 
     Returns:
         ``(parts, info)`` with ``info['km1']`` (Mt-KaHyPar's own connectivity−1
@@ -133,6 +137,11 @@ def mtkahypar_partition(
         write_hmetis(path, hypergraph, vertex_weights)
         t1 = time.perf_counter()
         hg = init.hypergraph_from_file(path, ctx, mtkahypar.FileFormat.HMETIS)
+    if fixed is not None:
+        fixed = np.asarray(fixed, dtype=np.int64)
+        if fixed.shape != (hypergraph.num_vertices,) or fixed.max() >= k or fixed.min() < -1:
+            raise ValueError(f"fixed must hold one block in [-1, {k}) per vertex")
+        hg.add_fixed_vertices(fixed.tolist(), int(k))
     t2 = time.perf_counter()
     if initial_parts is None:
         partitioned = hg.partition(ctx)

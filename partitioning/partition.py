@@ -23,6 +23,7 @@ from typing import Any, Dict, Optional, Union
 import numpy as np
 
 from partitioning.balance import enforce_balance
+from partitioning.balanced_volume import balanced_volume_partition
 from partitioning.graph import _to_numpy, as_csr, degrees
 from partitioning.hypergraph import column_net_hypergraph
 from partitioning.metis_backend import metis_partition
@@ -34,7 +35,7 @@ __all__ = ["METHODS", "PartitionResult", "partition", "partition_with_info", "re
 
 DEFAULT_PRESET = "deterministic"
 
-METHODS = ("hypergraph", "refined-metis", "metis-volume", "metis", "random")
+METHODS = ("hypergraph", "refined-metis", "balanced-volume", "metis-volume", "metis", "random")
 
 
 @dataclass
@@ -110,6 +111,10 @@ def partition_with_info(
     preset: str = DEFAULT_PRESET,
     vcycles: int = 0,
     progress: bool = False,
+    *,
+    core_fraction: Optional[float] = None,
+    max_load_factor: float = 1.0,
+    volume_slack: float = 0.02,
 ) -> PartitionResult:
     """Like :func:`partition`, returning a :class:`PartitionResult` with timing and diagnostics.
 
@@ -126,6 +131,10 @@ def partition_with_info(
     threads = check_threads(threads)
     preset = check_choice("preset", preset, PRESETS)
     vcycles = check_int("vcycles", vcycles, 0)
+    if core_fraction is not None:
+        core_fraction = check_fraction("core_fraction", core_fraction, 1e-9, 1.0 + 1e-12)
+    max_load_factor = check_fraction("max_load_factor", max_load_factor, 1e-9, float("inf"))
+    volume_slack = check_fraction("volume_slack", volume_slack, 0.0, float("inf"))
     csr = as_csr(graph)
     n = csr.shape[0]
     if k > n:
@@ -138,6 +147,10 @@ def partition_with_info(
         parts = np.zeros(n, dtype=np.int64)
     elif method == "random":
         parts = random_partition(n, k, seed)
+    elif method == "balanced-volume":
+        parts, extra = balanced_volume_partition(csr, k, imbalance, seed, threads, weights, preset, vcycles,
+                                                 core_fraction, max_load_factor, volume_slack, say)
+        info.update(extra)
     elif method in ("metis", "metis-volume"):
         objective = "volume" if method == "metis-volume" else "cut"
         say(f"METIS ({'volume' if objective == 'volume' else 'edge-cut'} objective)")
@@ -192,6 +205,10 @@ def partition(
     vertex_weights: Union[None, str, Any] = None,
     preset: str = DEFAULT_PRESET,
     vcycles: int = 0,
+    *,
+    core_fraction: Optional[float] = None,
+    max_load_factor: float = 1.0,
+    volume_slack: float = 0.02,
 ) -> np.ndarray:
     """Split the vertices of ``graph`` into ``k`` balanced parts for row-parallel training.
 
@@ -211,6 +228,9 @@ def partition(
             objective (the same quantity, optimized on the graph; fast, but
             typically 5-20% above ``'hypergraph'`` and occasionally worse than
             edge-cut METIS);
+            ``'balanced-volume'`` minimizes the exact volume while keeping
+            the busiest part's send + receive within METIS's (the core of
+            the graph stays spread; :mod:`partitioning.balanced_volume`);
             ``'metis'`` minimizes the edge cut of :math:`A + A^T` with METIS
             (what PyG's ``ClusterData`` does);
             ``'random'`` is a balanced random assignment.
@@ -230,10 +250,16 @@ def partition(
             more than one thread (see the module docstring and
             ``benchmarks/results/partitioning.md`` for the cost).
         vcycles: extra Mt-KaHyPar V-cycles that refine the hypergraph partition
-            further (never worse; worth it at small ``k``). ``'hypergraph'`` and
-            ``'refined-metis'`` only; the latter always runs at least one.
+            further (never worse; worth it at small ``k``). Mt-KaHyPar methods
+            only; ``'refined-metis'`` and ``'balanced-volume'`` always run at least one.
+        core_fraction, max_load_factor, volume_slack: ``'balanced-volume'``
+            only: the share of highest-degree vertices fixed at their METIS
+            part (``None``: searched), the busiest part's bound relative to
+            METIS's, and how much the final polish may raise the total.
 
     Returns:
         ``[n]`` ``int64`` part ids in ``[0, k)``.
     """
-    return partition_with_info(graph, k, method, imbalance, seed, threads, vertex_weights, preset, vcycles).parts
+    return partition_with_info(graph, k, method, imbalance, seed, threads, vertex_weights, preset, vcycles,
+                               core_fraction=core_fraction, max_load_factor=max_load_factor,
+                               volume_slack=volume_slack).parts

@@ -7,7 +7,7 @@ from partitioning.graph import as_csr
 from partitioning.metrics import communication_volume, edge_cut, imbalance
 from partitioning.partition import METHODS, partition_with_info, resolve_vertex_weights
 
-__all__ = ["format_report", "partition_report", "plot_report"]
+__all__ = ["format_report", "partition_report", "plot_part_loads", "plot_report"]
 
 
 def partition_report(
@@ -21,6 +21,7 @@ def partition_report(
     progress: bool = False,
     preset: str = "deterministic",
     vcycles: int = 0,
+    **method_options: Any,
 ) -> List[Dict[str, Any]]:
     """Partition ``graph`` with every method for every ``k`` and measure the result.
 
@@ -28,8 +29,13 @@ def partition_report(
         One dict per (method, k): ``method``, ``k``, ``volume`` (rows sent per
         layer), ``max_per_part`` (largest send + receive of one part),
         ``messages``, ``edge_cut`` (undirected), ``imbalance`` (by vertex count,
-        or by ``vertex_weights`` when given), ``seconds``. ``preset`` and
-        ``vcycles`` configure the hypergraph method (see :func:`partition`).
+        or by ``vertex_weights`` when given), ``seconds``, and per part:
+        ``send``, ``recv`` (lists of ``k`` row counts), ``messages_sent``,
+        ``messages_received`` (peers), with their maxima ``max_send``,
+        ``max_recv``, ``max_messages`` (sent + received). ``preset`` and
+        ``vcycles`` configure the Mt-KaHyPar methods; ``method_options``
+        (``core_fraction``, ``max_load_factor``, ``volume_slack``) go to
+        ``'balanced-volume'`` (see :func:`partition`).
     """
     from partitioning.validation import check_choice, check_int
 
@@ -49,12 +55,18 @@ def partition_report(
         runs = tqdm(runs, desc="partitioning", unit="run")
     rows = []
     for k, method in runs:
-        result = partition_with_info(csr, k, method, imbalance_bound, seed, threads, weights, preset, vcycles)
+        options = method_options if method == "balanced-volume" else {}
+        result = partition_with_info(csr, k, method, imbalance_bound, seed, threads, weights, preset, vcycles,
+                                     **options)
         cv = communication_volume(csr, result.parts, k)
         rows.append({
             "method": method, "k": int(k), "volume": cv.total, "max_per_part": cv.max_per_part,
             "messages": cv.messages, "edge_cut": edge_cut(csr, result.parts),
             "imbalance": imbalance(result.parts, k, weights), "seconds": result.seconds,
+            "max_send": cv.max_send, "max_recv": cv.max_recv,
+            "max_messages": int((cv.messages_sent + cv.messages_received).max()),
+            "send": cv.send.tolist(), "recv": cv.recv.tolist(),
+            "messages_sent": cv.messages_sent.tolist(), "messages_received": cv.messages_received.tolist(),
         })
     return rows
 
@@ -140,4 +152,43 @@ def plot_report(rows: List[Dict[str, Any]], path: str, title: str = "") -> None:
     fig.suptitle((title + ": " if title else "") + "lower is better")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_part_loads(rows: List[Dict[str, Any]], path: str, title: str = "") -> None:
+    """Per-part send + receive of every method, one panel per ``k``, saved as PNG.
+
+    Each method's parts are sorted from busiest to idlest and drawn as a line
+    (stacked send and receive are in the rows' ``send``/``recv`` lists), so the
+    height of a line's left end is the busiest rank and its flatness is how
+    even the load is. Needs rows with per-part lists (from :func:`partition_report`).
+    """
+    _check_rows(rows)
+    if any("send" not in r or "recv" not in r for r in rows):
+        raise ValueError("rows lack per-part 'send'/'recv' lists; pass the rows partition_report returns")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    ks = sorted({r["k"] for r in rows})
+    known = [m for m in METHODS if any(r["method"] == m for r in rows)]
+    methods = known + sorted({r["method"] for r in rows} - set(known))
+    fig, axes = plt.subplots(1, len(ks), figsize=(3.6 * len(ks) + 1, 3.8), squeeze=False)
+    for ax, k in zip(axes[0], ks):
+        for m in methods:
+            row = next((r for r in rows if r["method"] == m and r["k"] == k), None)
+            if row is None:
+                continue
+            load = np.sort(np.asarray(row["send"]) + np.asarray(row["recv"]))[::-1]
+            ax.plot(np.arange(1, load.size + 1), load, marker="." if k <= 16 else None, label=m)
+        ax.set_title(f"k = {k}", fontsize=9)
+        ax.set_xlabel("parts, busiest first")
+        ax.set_yscale("log")
+    axes[0][0].set_ylabel("send + receive (rows per layer)")
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle((title + ": " if title else "") + "per-part communication volume")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
     plt.close(fig)
