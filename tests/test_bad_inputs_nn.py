@@ -275,6 +275,58 @@ ACCEPTED += [
 # ==============================================================================================
 # sgc.py, gbp.py, forward_push.py, reverse_walks.py (propagation engineer): append rows here
 # ==============================================================================================
+from scalegnn.nn.csr_spmm import csr_spmm  # noqa: E402
+from scalegnn.nn.gbp import gbp_exact, gbp_precompute  # noqa: E402
+from scalegnn.nn.out_of_core import block_budget  # noqa: E402
+from scalegnn.nn.reordering import locality_order  # noqa: E402
+from scalegnn.nn.sgc import sgc_precompute  # noqa: E402
+
+
+def npy_file(array: np.ndarray, name: str) -> str:
+    """Save ``array`` under a fresh temporary directory; return the path."""
+    import tempfile
+
+    path = f"{tempfile.mkdtemp(prefix='scalegnn_bad_')}/{name}"
+    np.save(path, array)
+    return path
+
+
+CASES += [
+    ("sgc_precompute/memmap-int-dtype", lambda: sgc_precompute(np.zeros((6, 2), dtype=np.int32), ring(6), 2),
+     ValueError, "float32 or float64 values, got dtype int32"),
+    ("sgc_precompute/npy-wrong-rows", lambda: sgc_precompute(npy_file(np.zeros((5, 2)), "x.npy"), ring(6), 2,
+                                                             num_nodes=6), ValueError, "num_nodes=6 but x has 5 rows"),
+    ("sgc_precompute/npy-1d", lambda: sgc_precompute(npy_file(np.zeros(6), "x.npy"), ring(6), 2),
+     ValueError, r"\[num_nodes, channels\] matrix, got shape \[6\]"),
+    ("sgc_precompute/missing-file", lambda: sgc_precompute("/nonexistent/x.npy", ring(6), 2),
+     ValueError, "no such feature file"),
+    ("sgc_precompute/out-exists", lambda: sgc_precompute(feats(6), ring(6), 2,
+                                                         out=npy_file(np.zeros(1), "r.npy")), ValueError,
+     "already exists"),
+    ("sgc_precompute/bad-reorder", lambda: sgc_precompute(feats(6), ring(6), 2, reorder="rmc"), ValueError,
+     "reorder must be 'auto', None or one of"),
+    ("sgc_precompute/cuda-without-cuda", lambda: sgc_precompute(feats(6), ring(6), 2, device="cuda"),
+     ValueError, "cuda.is_available"),
+    ("gbp_exact/memmap-float16", lambda: gbp_exact(np.zeros((6, 2), dtype=np.float16), ring(6), ppr_weights(0.1, 2)),
+     ValueError, "got dtype float16"),
+    ("gbp_exact/out-not-npy", lambda: gbp_exact(feats(6), ring(6), ppr_weights(0.1, 2), out="/tmp/result.txt"),
+     ValueError, "must end in .npy"),
+    ("gbp_precompute/npy-nan", lambda: gbp_precompute(npy_file(with_nan(feats(6)).numpy(), "x.npy"), ring(6),
+                                                      ppr_weights(0.1, 2)), ValueError, r"NaN values \(first at"),
+    ("gbp_precompute/features-list", lambda: gbp_precompute([[1.0]], ring(6), ppr_weights(0.1, 2)), TypeError,
+     "numpy array / np.memmap or the path of an .npy file, got list"),
+    ("block_budget/column-cannot-fit", lambda: block_budget(4, 10**6, 8, 3, memory_budget=1 << 20, streamed=True),
+     ValueError, "one feature column needs"),
+    ("csr_spmm/shape-mismatch", lambda: csr_spmm(torch.eye(3).to_sparse_csr(), torch.ones(2, 1)), ValueError,
+     "3 columns but x has 2 rows"),
+    ("locality_order/unknown", lambda: locality_order(torch.zeros(2, dtype=torch.long), torch.zeros(0, dtype=torch.long),
+                                                      1, "metis"), ValueError, "unknown reordering 'metis'"),
+]
+ACCEPTED += [
+    ("sgc_precompute/npy-path", lambda: sgc_precompute(npy_file(np.ones((6, 2), dtype=np.float32), "x.npy"), ring(6), 2)),
+    ("gbp_exact/memmap", lambda: gbp_exact(np.load(npy_file(np.ones((6, 2)), "x.npy"), mmap_mode="r"), ring(6),
+                                           ppr_weights(0.1, 2))),
+]
 
 # ==============================================================================================
 # reversible.py, rev_gnn.py, deq_gnn.py, shared_dropout.py (RevGNN engineer): append rows here

@@ -213,7 +213,7 @@ class FeatureSource:
             step = self.window_rows()
             for a in range(0, n, step):
                 b = min(a + step, n)
-                out[a:b].copy_(torch.from_numpy(np.ascontiguousarray(self.array[a:b, cols])))
+                out[a:b].copy_(torch.from_numpy(np.array(self.array[a:b, cols], order="C", copy=True)))
         elif self.fortran:
             # Each column is one contiguous run of the file: read it in windows straight into its column.
             step = max(1, self.window_bytes // self.itemsize)
