@@ -139,7 +139,10 @@ def sgc_precompute(
         (a CPU tensor for array or file features); the ``Path`` of the file
         when ``out`` is given. Differentiable with respect to a tensor ``x``.
     """
-    if not isinstance(x, Tensor) or out is not None:
+    host_to_gpu = (isinstance(x, Tensor) and x.device.type == "cpu" and device is not None
+                   and torch.device(device).type == "cuda" and not x.requires_grad)
+    if not isinstance(x, Tensor) or out is not None or host_to_gpu:
+        # array/file features, a file result, or host features through a GPU (overlapped block streaming)
         return _sgc_streamed(x, adj, K, chunk_size, num_nodes, add_self_loops, device, memory_budget, progress, out,
                              reorder)
     if not isinstance(K, int) or isinstance(K, bool) or K < 0:
@@ -197,7 +200,8 @@ def _sgc_streamed(x: Any, adj: Any, K: int, chunk_size: Optional[int], num_nodes
     """:func:`sgc_precompute` for array/file features or a file result: column blocks streamed."""
     if not isinstance(K, int) or isinstance(K, bool) or K < 0:
         raise ValueError(f"K must be a non-negative integer number of hops, got {K!r}")
-    if isinstance(x, Tensor) and x.dim() == 1:
+    vector = isinstance(x, Tensor) and x.dim() == 1
+    if vector:
         x = x.unsqueeze(1)
     source = FeatureSource(x)
     n, f = source.shape
@@ -230,7 +234,8 @@ def _sgc_streamed(x: Any, adj: Any, K: int, chunk_size: Optional[int], num_nodes
     except BaseException:
         sink.abort()
         raise
-    return sink.result()
+    result = sink.result()
+    return result.squeeze(1) if vector and isinstance(result, Tensor) else result
 
 
 class SGC(torch.nn.Module):
