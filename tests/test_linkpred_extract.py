@@ -180,3 +180,14 @@ def test_bad_input():
         extract_enclosing_subgraphs([[0, 1]], torch.tensor([[0, 1]]), 1)
     with pytest.raises(ValueError, match="node index"):
         extract_enclosing_subgraphs(ei, torch.tensor([[0, 1]]), 1, num_nodes=5)
+
+
+def test_chunked_extraction_equals_one_pass():
+    """A small map budget splits the batch into chunks of pairs; the result is the same batch."""
+    ei = random_graph(50, 150, 9)
+    g = torch.Generator().manual_seed(1)
+    pairs = torch.stack([torch.randperm(50, generator=g)[:2] for _ in range(23)])
+    whole = extract_enclosing_subgraphs(ei, pairs, 2)
+    chunked = extract_enclosing_subgraphs(ei, pairs, 2, map_budget=50 * 4)  # 4 pairs per chunk
+    for key in ("edge_index", "batch", "ptr", "node_id", "z", "hop"):
+        assert torch.equal(getattr(whole, key), getattr(chunked, key)), key

@@ -77,9 +77,10 @@ def bfs_distances(rowptr: Tensor, col: Tensor, sources: Tensor, blocked: Optiona
         nbr = nbr[~seen[nbr]]
         if nbr.numel() == 0:
             break
-        frontier = torch.unique(nbr)
-        seen[frontier] = True
-        dist[frontier] = level
+        dist[nbr] = level  # duplicates write the same value
+        seen[nbr] = True
+        # distinct next frontier: sort the (usually few) new nodes, or scan all nodes when they are many
+        frontier = torch.unique(nbr) if nbr.numel() * 8 < n else (dist == level).nonzero().view(-1)
     return dist
 
 

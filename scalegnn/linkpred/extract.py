@@ -32,7 +32,8 @@ from torch import Tensor
 from torch_geometric.data import Batch
 
 from scalegnn.data.validate import check_float, check_int, validate_edge_index
-from scalegnn.linkpred.drnl import _labels, _neighbours, csr_from_sorted_rows
+from scalegnn.linkpred._ranges import concat_ranges
+from scalegnn.linkpred.drnl import _labels, csr_from_sorted_rows
 
 __all__ = ["CSRGraph", "extract_enclosing_subgraphs", "check_pairs"]
 
@@ -130,6 +131,7 @@ def extract_enclosing_subgraphs(
     y: Optional[Tensor] = None,
     generator: Optional[torch.Generator] = None,
     labels: bool = True,
+    map_budget: int = 1 << 25,
 ) -> Batch:
     """The ``num_hops``-hop enclosing subgraphs of all ``pairs``, DRNL-labeled, as one PyG ``Batch``.
 
@@ -150,6 +152,9 @@ def extract_enclosing_subgraphs(
         y: optional ``[B]`` link labels, stored as ``batch.y``.
         generator: random generator for the per-hop sampling.
         labels: compute DRNL labels (``batch.z``).
+        map_budget: entries of the ``int32`` (pair, node) -> position map;
+            pairs are processed in chunks of ``map_budget // num_nodes`` (at
+            least one), which bounds this map's memory (128 MB by default).
 
     Returns:
         A ``Batch`` of ``B`` graphs with ``edge_index`` (batch numbering),
@@ -184,52 +189,93 @@ def extract_enclosing_subgraphs(
         raise TypeError(f"remove_target must be a bool or a bool tensor, got {type(remove_target).__name__}")
     if y is not None and y.size(0) != num_pairs:
         raise ValueError(f"y has {y.size(0)} entries for {num_pairs} pairs")
+    chunk = max(1, min(num_pairs, map_budget // n))
+    slot = torch.full((chunk * n,), -1, dtype=torch.int32)  # reused by every chunk, reset after use
+    parts = [_extract_chunk(csr, pairs[s:s + chunk], remove_mask[s:s + chunk], num_hops, max_nodes_per_hop,
+                            ratio_per_hop, generator, labels, slot)
+             for s in range(0, num_pairs, chunk)]
+    if len(parts) == 1:
+        edge_index, node_pid, node, hops, ptr, z = parts[0]
+    else:
+        offsets = torch.tensor([0] + [p[2].numel() for p in parts]).cumsum(0)
+        edge_index = torch.cat([p[0] + offsets[i] for i, p in enumerate(parts)], dim=1)
+        node_pid = torch.cat([p[1] + i * chunk for i, p in enumerate(parts)])
+        node = torch.cat([p[2] for p in parts])
+        hops = torch.cat([p[3] for p in parts])
+        ptr = torch.cat([parts[0][4]] + [p[4][1:] + offsets[i] for i, p in enumerate(parts) if i > 0])
+        z = torch.cat([p[5] for p in parts]) if labels else None
+    out = Batch(edge_index=edge_index, batch=node_pid, ptr=ptr, node_id=node, hop=hops, pair=pairs)
+    out._num_graphs = num_pairs
+    if labels:
+        out.z = z
+    if x is not None:
+        out.x = x[node]
+    if y is not None:
+        out.y = y
+    return out
+
+
+def _extract_chunk(csr: CSRGraph, pairs: Tensor, remove_mask: Tensor, num_hops: int,
+                   max_nodes_per_hop: Optional[int], ratio_per_hop: float,
+                   generator: Optional[torch.Generator], labels: bool, slot: Tensor):
+    """Subgraphs of one chunk of pairs; ``slot`` is an all ``-1`` map of at least ``len(pairs) * N`` entries.
+
+    ``slot[pair * N + node]`` holds the node's position in the batch while the
+    chunk is built (a dense hash of the visited keys); it is reset to ``-1``
+    before returning.
+    """
     rowptr, col = csr.rowptr, csr.col
+    n = csr.num_nodes
+    num_pairs = pairs.size(0)
     src, dst = pairs[:, 0], pairs[:, 1]
     pid = torch.arange(num_pairs)
 
     # ---- node sets: hop-by-hop frontier expansion over all pairs at once
     frontier = torch.cat([pid * n + src, pid * n + dst])
-    visited = torch.sort(frontier).values
-    hop_keys, hop_of = [visited], [torch.zeros(visited.numel(), dtype=torch.long)]
+    slot[frontier] = 0  # visited marker (positions are assigned later)
+    hop_keys, hop_of = [frontier], [torch.zeros(frontier.numel(), dtype=torch.long)]
     for h in range(1, num_hops + 1):
-        f_pid, f_node = torch.div(frontier, n, rounding_mode="floor"), frontier % n
-        deg = rowptr[f_node + 1] - rowptr[f_node]
-        nbr = _neighbours(rowptr, col, f_node)
-        if nbr.numel() == 0:
+        f_node = frontier % n
+        start = rowptr[f_node]
+        deg = rowptr[f_node + 1] - start
+        cand = torch.repeat_interleave(frontier - f_node, deg) + col[concat_ranges(start, deg)]
+        cand = cand[slot[cand] < 0]
+        if cand.numel() == 0:
             break
-        cand = torch.unique(torch.repeat_interleave(f_pid, deg) * n + nbr)
-        pos = torch.searchsorted(visited, cand).clamp(max=visited.numel() - 1)
-        new = cand[visited[pos] != cand]
-        if new.numel() and (max_nodes_per_hop is not None or ratio_per_hop < 1.0):
+        # distinct new keys without sorting: the last writer of each key wins
+        slot[cand] = torch.arange(cand.numel(), dtype=torch.int32)
+        new = cand[slot[cand] == torch.arange(cand.numel(), dtype=torch.int32)]
+        slot[new] = -1
+        new = torch.sort(new).values
+        if max_nodes_per_hop is not None or ratio_per_hop < 1.0:
             new = _sample_fringe(new, torch.div(new, n, rounding_mode="floor"), num_pairs,
                                  ratio_per_hop, max_nodes_per_hop, generator)
         if new.numel() == 0:
             break
+        slot[new] = 0
         hop_keys.append(new)
         hop_of.append(torch.full((new.numel(),), h, dtype=torch.long))
-        visited = torch.sort(torch.cat([visited, new])).values
         frontier = new
     keys = torch.cat(hop_keys)
     hops = torch.cat(hop_of)
     node_pid = torch.div(keys, n, rounding_mode="floor")
-    node = keys % n
+    node = keys - node_pid * n
 
-    # ---- layout: per pair [src, dst, others by id]
+    # ---- layout: per pair [src, dst, others by id]; slot[key] = position
     rank = torch.where(node == src[node_pid], 0, torch.where(node == dst[node_pid], 1, node + 2))
     layout = torch.argsort(node_pid * (n + 2) + rank)
     keys, node, node_pid, hops = keys[layout], node[layout], node_pid[layout], hops[layout]
     num_batch_nodes = keys.numel()
-    sorted_keys, key_perm = torch.sort(keys)  # sorted_keys[i] is node key_perm[i] of the layout
+    slot[keys] = torch.arange(num_batch_nodes, dtype=torch.int32)
 
     # ---- induced edges: neighbours of every subgraph node inside the same subgraph (rows come out sorted)
-    deg = rowptr[node + 1] - rowptr[node]
-    nbr = _neighbours(rowptr, col, node)
+    start = rowptr[node]
+    deg = rowptr[node + 1] - start
+    target = slot[torch.repeat_interleave(keys - node, deg) + col[concat_ranges(start, deg)]]
     row = torch.repeat_interleave(torch.arange(num_batch_nodes), deg)
-    nbr_key = node_pid[row] * n + nbr
-    pos = torch.searchsorted(sorted_keys, nbr_key).clamp(max=num_batch_nodes - 1)
-    inside = sorted_keys[pos] == nbr_key
-    row, target = row[inside], key_perm[pos[inside]]
+    inside = target >= 0
+    row, target = row[inside], target[inside].long()
+    slot[keys] = -1
     counts = torch.bincount(node_pid, minlength=num_pairs)
     ptr = torch.zeros(num_pairs + 1, dtype=torch.long)
     torch.cumsum(counts, 0, out=ptr[1:])
@@ -240,14 +286,5 @@ def extract_enclosing_subgraphs(
         is_target_edge = ((local_r == 0) & (local_t == 1)) | ((local_r == 1) & (local_t == 0))
         keep = ~(is_target_edge & remove_mask[p])
         row, target = row[keep], target[keep]
-    edge_index = torch.stack([row, target])
-
-    out = Batch(edge_index=edge_index, batch=node_pid, ptr=ptr, node_id=node, hop=hops, pair=pairs)
-    out._num_graphs = num_pairs
-    if labels:
-        out.z = _labels(*csr_from_sorted_rows(row, target, num_batch_nodes), first, first + 1)
-    if x is not None:
-        out.x = x[node]
-    if y is not None:
-        out.y = y
-    return out
+    z = _labels(*csr_from_sorted_rows(row, target, num_batch_nodes), first, first + 1) if labels else None
+    return torch.stack([row, target]), node_pid, node, hops, ptr, z
