@@ -132,6 +132,7 @@ def _build(method: str, module: torch.nn.Module, kwargs: Dict[str, Any]) -> Comp
     choices = tuple(kw.pop("choices", DEFAULT_BIT_CHOICES))
     kw.setdefault("bits", kw.pop("calibration_bits", 4))
     kw.setdefault("track_sensitivity", True)
+    kw.setdefault("epsilon", 1e-3)
     q = Quantized(module, **kw)
     q.mixed_budget, q.bit_choices = float(budget), choices
     return q

@@ -254,7 +254,10 @@ def load(path: Union[str, Path], model: torch.nn.Module) -> torch.nn.Module:
             frozen[entry["key"]] = (entry["name"], tensor)
         if entry["encoding"] == "threshold8":
             frozen[entry["key"]] = ("<threshold>", tensor)
-    result = model.load_state_dict(state, strict=False)
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:
+        raise ValueError(f"the exported file does not fit this model: {exc}") from exc
     wrappers = dict(compression_wrappers(model))
     allowed = {_prefix(p) + k for p, w in wrappers.items() for k in w.training_only_state()}
     missing = [k for k in result.missing_keys if k not in allowed]

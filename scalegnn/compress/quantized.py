@@ -3,8 +3,8 @@ r"""Quantization-aware training of any layer: fake-quantized weights and activat
 ``Quantized(module, bits)`` replaces every weight matrix :math:`W` of
 ``module`` by its ``bits``-bit symmetric quantization :math:`q\,s` (one scale
 per output channel, :mod:`scalegnn.compress.fake_quant`) and, with
-``activations=True``, quantizes the layer's node-feature input and its output
-with affine ``activation_bits``-bit quantizers whose ranges are moving averages
+``activations=True``, quantizes the layer's node-feature input (and, with
+``quantize_output=True``, its output) with affine ``activation_bits``-bit quantizers whose ranges are moving averages
 (:mod:`scalegnn.compress.activation_quant`). Rounding uses straight-through
 gradients, so the full-precision weights keep training
 (`"Quantization and Training of Neural Networks for Efficient
@@ -29,7 +29,10 @@ Args:
     module: the layer to quantize.
     bits: weight bit width, 1..8 (1 = signs with the mean-absolute scale).
     per_channel: one scale per output channel (default) or per tensor.
-    activations: also quantize the layer's input features and output.
+    activations: also quantize the layer's input node features (so every activation between
+        wrapped layers is quantized once, as the next layer's input).
+    quantize_output: also quantize the layer's output (off by default: for the last layer it
+        would round the logits, and otherwise the next layer's input quantizer does it).
     activation_bits: bit width of the activations (default: ``bits``).
     degree_quant: protect high in-degree nodes during training.
     p_min, p_max: protection probabilities of the lowest and highest in-degree node.
@@ -85,7 +88,7 @@ class Quantized(CompressionWrapper):
     kind = "quantized"
 
     def __init__(self, module: torch.nn.Module, bits: int = 8, per_channel: bool = True, activations: bool = True,
-                 *, activation_bits: Optional[int] = None, degree_quant: bool = True, p_min: float = 0.0,
+                 *, quantize_output: bool = False, activation_bits: Optional[int] = None, degree_quant: bool = True, p_min: float = 0.0,
                  p_max: float = 0.1, momentum: float = 0.1, track_sensitivity: bool = False, epsilon: float = 0.01,
                  dual_lr: float = 1.0, weights: Optional[Sequence[str]] = None) -> None:
         super().__init__(module, weights)
@@ -103,7 +106,8 @@ class Quantized(CompressionWrapper):
             self._reparametrize(name, _WeightQuant(bits, per_channel))
         abits = bits if activation_bits is None else activation_bits
         self.input_quant = ActivationQuantizer(abits, momentum) if activations else None
-        self.output_quant = ActivationQuantizer(abits, momentum) if activations else None
+        self.quantize_output = quantize_output
+        self.output_quant = ActivationQuantizer(abits, momentum) if activations and quantize_output else None
         self.track_sensitivity, self.epsilon, self.dual_lr = track_sensitivity, epsilon, dual_lr
         self.register_buffer("dual", torch.zeros(()))
         self.register_buffer("distance", torch.zeros(()))
@@ -175,7 +179,7 @@ class Quantized(CompressionWrapper):
         if not isinstance(first, Tensor) or not first.is_floating_point():
             return out
         out_rows = protect if protect is not None and protect.numel() == first.size(0) else None
-        first_q = self.output_quant(first, out_rows)
+        first_q = self.output_quant(first, out_rows) if self.output_quant is not None else first
         if self.track_sensitivity and self.training and torch.is_grad_enabled():
             first_q = self._constrain(first_q, args, kwargs)
         return (first_q,) + tuple(out[1:]) if isinstance(out, tuple) else first_q
@@ -194,6 +198,7 @@ class Quantized(CompressionWrapper):
     # ------------------------------------------------------------ reports
     def config(self) -> Dict[str, Any]:
         return {"bits": self.bits, "per_channel": self.per_channel, "activations": self.activations,
+                "quantize_output": self.quantize_output,
                 "activation_bits": None if self._follow_bits else self.activation_bits,
                 "degree_quant": self.degree_quant, "p_min": self.p_min, "p_max": self.p_max,
                 "momentum": self.momentum, "weights": list(self.weight_names)}

@@ -1,0 +1,138 @@
+"""Compression benchmark: accuracy, exported bytes and training time of compressed GCN / GAT.
+
+For each dataset and seed (seeds outermost, so the configurations are
+interleaved in time on a shared machine) every configuration trains the same
+PyG model with the shared :class:`scalegnn.train.Trainer` on the public
+Planetoid split, reports test accuracy at the best validation epoch, exports
+the trained model with :func:`scalegnn.compress.export` (bytes on disk, against
+the float32 model's bytes) and times ``Trainer.fit``.
+
+Configurations (``--configs``): ``fp``, ``int8``, ``int4``, ``mixed:5``,
+``mixed:8``, ``binary``, ``prune:0.5``, ``prune:0.5:gradual``, ``prune:0.9``,
+``prune:0.9:gradual``, ``heads:0.5`` (GAT only), plus ``fp64`` and ``binary``
+which use the Bi-GCN recipe (hidden 64, dropout 0.4, lr 0.001, 1000 epochs,
+no ReLU between the layers: the sign is the nonlinearity, as in Bi-GCN).
+
+Usage::
+
+    python -m benchmarks.compression                       # the full table (Cora, CiteSeer, GAT on Cora)
+    python -m benchmarks.compression --seeds 2 --datasets Cora --models gcn --configs fp int8   # smoke test
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List
+
+import torch
+
+from scalegnn import compress
+from scalegnn.data import load_dataset
+from scalegnn.train import NodeClassificationTask, Trainer, seed_everything
+
+GCN_CONFIGS = ["fp", "int8", "int4", "mixed:5", "mixed:8", "prune:0.5", "prune:0.5:gradual", "prune:0.9",
+               "prune:0.9:gradual", "fp64", "binary"]
+GAT_CONFIGS = ["fp", "int8", "heads:0.5"]
+
+
+def build(model: str, config: str, num_features: int, num_classes: int) -> torch.nn.Module:
+    from torch_geometric.nn.models import GAT, GCN
+
+    if model == "gat":
+        return GAT(num_features, 64, 2, num_classes, heads=8, dropout=0.6)
+    if config in ("fp64", "binary"):  # the Bi-GCN recipe: hidden 64, sign as the only nonlinearity
+        return GCN(num_features, 64, 2, num_classes, dropout=0.4, cached=True, act=None)
+    return GCN(num_features, 16, 2, num_classes, dropout=0.5, cached=True)
+
+
+def recipe(model: str, config: str) -> Dict[str, Any]:
+    if model == "gat":
+        return {"lr": 0.005, "weight_decay": 5e-4, "epochs": 200}
+    if config in ("fp64", "binary"):
+        return {"lr": 0.001, "weight_decay": 5e-4, "epochs": 1000}
+    return {"lr": 0.01, "weight_decay": 5e-4, "epochs": 200}
+
+
+def run_one(ds: Any, model_name: str, config: str, seed: int, tmp: Path) -> Dict[str, Any]:
+    seed_everything(seed)
+    model = build(model_name, config, ds.num_features, ds.num_classes)
+    hp = recipe(model_name, config)
+    scheduler = None
+    if config not in ("fp", "fp64"):
+        extra: Dict[str, Any] = {}
+        if config.startswith("heads"):
+            extra["criterion"] = "taylor"
+        compress.apply(model, config, **extra)
+        scheduler = compress.CompressionScheduler(model, hp["epochs"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
+    task = NodeClassificationTask(ds.data, ds.split)
+    start = time.perf_counter()
+    result = Trainer(model, optimizer, task, epochs=hp["epochs"], progress=False, scheduler=scheduler,
+                     checkpoint_every=10 ** 9).fit()
+    seconds = time.perf_counter() - start
+    fp32 = compress.float32_bytes(model)
+    if scheduler is None:
+        nbytes = fp32
+    else:
+        nbytes = compress.export(model, tmp / f"{model_name}-{seed}.sgc").bytes
+    record = {"acc": 100 * result.best["test_acc"], "bytes": nbytes, "fp32_bytes": fp32, "seconds": seconds}
+    if scheduler is not None and scheduler.allocation is not None:
+        record["bits"] = scheduler.allocation
+    return record
+
+
+def main(argv: List[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", default=os.environ.get("SCALEGNN_DATA"))
+    parser.add_argument("--datasets", nargs="+", default=["Cora", "CiteSeer"])
+    parser.add_argument("--models", nargs="+", default=["gcn", "gat"], choices=["gcn", "gat"])
+    parser.add_argument("--configs", nargs="+", default=None)
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--json", default=None, help="write every run here")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    print(f"machine: {platform.platform()}, {os.cpu_count()} cpus, torch {torch.__version__}, "
+          f"load {os.getloadavg()}")
+    runs: Dict[str, List[Dict[str, Any]]] = {}
+    jobs = []
+    for name in args.datasets:
+        for model in args.models:
+            if model == "gat" and name != "Cora":
+                continue
+            configs = args.configs or (GAT_CONFIGS if model == "gat" else GCN_CONFIGS)
+            configs = [c for c in configs if model == "gat" or not c.startswith("heads")]
+            jobs.extend((name, model, c) for c in configs)
+    datasets = {name: load_dataset(name, root=args.root) for name in args.datasets}
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in range(args.seeds):
+            for name, model, config in jobs:
+                rec = run_one(datasets[name], model, config, seed, Path(tmp))
+                runs.setdefault(f"{name}|{model}|{config}", []).append(rec)
+                print(f"seed {seed} {name} {model} {config}: {rec}", flush=True)
+    print(f"load after: {os.getloadavg()}")
+    print("\n| dataset | model | config | accuracy (%) | exported bytes | x smaller than fp32 | time vs fp |")
+    print("|---|---|---|---|---|---|---|")
+    for key, recs in runs.items():
+        name, model, config = key.split("|")
+        base = "fp64" if config in ("binary", "fp64") else "fp"
+        base_recs = runs.get(f"{name}|{model}|{base}")
+        accs = [r["acc"] for r in recs]
+        std = statistics.stdev(accs) if len(accs) > 1 else 0.0
+        nbytes = statistics.median(r["bytes"] for r in recs)
+        ratio = recs[0]["fp32_bytes"] / nbytes
+        rel = (statistics.median(r["seconds"] for r in recs) / statistics.median(r["seconds"] for r in base_recs)
+               if base_recs else float("nan"))
+        print(f"| {name} | {model} | {config} | {statistics.mean(accs):.2f} ± {std:.2f} | {nbytes:.0f} | "
+              f"{ratio:.1f}x | {rel:.2f}x |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(runs, indent=1))
+
+
+if __name__ == "__main__":
+    main()
