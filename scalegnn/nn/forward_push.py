@@ -49,6 +49,8 @@ class TransitionMatrix:
             repeated by its multiplicity (duplicates are *not* merged), so a
             uniform pick in ``walk_next[walk_ptr[s]:walk_ptr[s+1]]`` is a step
             with probability exactly :math:`W_{s\cdot}`.
+        walk_count: ``walk_ptr[s+1] - walk_ptr[s]`` (the in-degree with multiplicity), kept to save a gather per
+            walk step.
     """
 
     num_nodes: int
@@ -60,6 +62,7 @@ class TransitionMatrix:
     out_count: Tensor
     walk_ptr: Tensor
     walk_next: Tensor
+    walk_count: Optional[Tensor] = None
 
     @property
     def num_entries(self) -> int:
@@ -123,7 +126,7 @@ def build_transition(
     Wt_val = w_val[order]
     out_count = torch.bincount(col, minlength=num_nodes)
     Wt_crow = _crow(col, num_nodes)
-    return TransitionMatrix(num_nodes, degree, W, Wt_crow, Wt_col, Wt_val, out_count, walk_ptr, walk_next)
+    return TransitionMatrix(num_nodes, degree, W, Wt_crow, Wt_col, Wt_val, out_count, walk_ptr, walk_next, count)
 
 
 @dataclass

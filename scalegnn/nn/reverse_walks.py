@@ -30,7 +30,10 @@ def _step(T: TransitionMatrix, cur: Tensor, generator: Optional[torch.Generator]
     """
     # index_select rather than advanced indexing: several times faster on CPU for 1-D gathers.
     lo = T.walk_ptr.index_select(0, cur)
-    count = T.walk_ptr.index_select(0, cur + 1).sub_(lo)
+    if T.walk_count is not None:
+        count = T.walk_count.index_select(0, cur)
+    else:
+        count = T.walk_ptr.index_select(0, cur + 1).sub_(lo)
     if rand is None:
         rand = torch.rand(cur.numel(), dtype=torch.float64, device=cur.device, generator=generator)
     pick = torch.minimum((rand * count).long(), count - 1).add_(lo)
