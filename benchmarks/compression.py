@@ -94,8 +94,17 @@ def main(argv: List[str] | None = None) -> None:
     parser.add_argument("--models", nargs="+", default=["gcn", "gat"], choices=["gcn", "gat"])
     parser.add_argument("--configs", nargs="+", default=None)
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--json", default=None, help="write every run here")
+    parser.add_argument("--json", default=None, help="write every run here (updated after each run)")
+    parser.add_argument("--summarize", nargs="+", default=None, metavar="JSON",
+                        help="only print the table of earlier runs' JSON files")
     args = parser.parse_args(argv)
+    if args.summarize:
+        runs: Dict[str, List[Dict[str, Any]]] = {}
+        for path in args.summarize:
+            for key, recs in json.loads(Path(path).read_text()).items():
+                runs.setdefault(key, []).extend(recs)
+        print_table(runs)
+        return
     torch.set_num_threads(1)
     print(f"machine: {platform.platform()}, {os.cpu_count()} cpus, torch {torch.__version__}, "
           f"load {os.getloadavg()}")
@@ -115,7 +124,13 @@ def main(argv: List[str] | None = None) -> None:
                 rec = run_one(datasets[name], model, config, seed, Path(tmp))
                 runs.setdefault(f"{name}|{model}|{config}", []).append(rec)
                 print(f"seed {seed} {name} {model} {config}: {rec}", flush=True)
+                if args.json:
+                    Path(args.json).write_text(json.dumps(runs, indent=1))
     print(f"load after: {os.getloadavg()}")
+    print_table(runs)
+
+
+def print_table(runs: Dict[str, List[Dict[str, Any]]]) -> None:
     print("\n| dataset | model | config | accuracy (%) | exported bytes | x smaller than fp32 | time vs fp |")
     print("|---|---|---|---|---|---|---|")
     for key, recs in runs.items():
@@ -128,10 +143,9 @@ def main(argv: List[str] | None = None) -> None:
         ratio = recs[0]["fp32_bytes"] / nbytes
         rel = (statistics.median(r["seconds"] for r in recs) / statistics.median(r["seconds"] for r in base_recs)
                if base_recs else float("nan"))
-        print(f"| {name} | {model} | {config} | {statistics.mean(accs):.2f} ± {std:.2f} | {nbytes:.0f} | "
-              f"{ratio:.1f}x | {rel:.2f}x |")
-    if args.json:
-        Path(args.json).write_text(json.dumps(runs, indent=1))
+        bits = f" bits {recs[0]['bits']}" if "bits" in recs[0] else ""
+        print(f"| {name} | {model} | {config}{bits} | {statistics.mean(accs):.2f} ± {std:.2f} (n={len(accs)}) | "
+              f"{nbytes:.0f} | {ratio:.1f}x | {rel:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -231,3 +231,18 @@ def test_quantized_and_mixed_models_train_with_the_shared_trainer():
             assert sched.allocation is not None
             duals = [float(w.dual) for _, w in compress.compression_wrappers(model)]
             assert any(d > 0 for d in duals)
+
+
+@pytest.mark.parametrize("spec", ["prune:0.5", "int4"])
+def test_example_script_trains_exports_and_reloads(tmp_path, spec, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "compress_planetoid.py"
+    module_spec = importlib.util.spec_from_file_location("compress_planetoid", path)
+    example = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(example)
+    acc = example.main(["--epochs", "5", "--compress", spec, "--out", str(tmp_path)])
+    assert 0.0 <= acc <= 1.0
+    out = capsys.readouterr().out
+    assert "identical outputs: True" in out and (tmp_path / "model.sgc").exists()
