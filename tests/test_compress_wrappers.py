@@ -222,3 +222,20 @@ def test_bits_outside_1_to_8_fail(bits):
 def test_sparsity_outside_0_1_fails(sparsity):
     with pytest.raises(ValueError, match=r"sparsity must be in \[0, 1\)"):
         Pruned(torch.nn.Linear(3, 3), sparsity)
+
+
+def test_reset_parameters_resets_the_trainable_originals():
+    torch.manual_seed(0)
+    q = Quantized(make_layer("gcn"), 8)
+    before = q.original("lin.weight").detach().clone()
+    q.reset_parameters()
+    after = q.original("lin.weight")
+    assert not torch.equal(before, after)
+    assert isinstance(after, torch.nn.Parameter) and after is q.original("lin.weight")
+
+
+def test_sensitivity_constraint_without_activation_quantization():
+    x, _ = graph()
+    q = Quantized(torch.nn.Linear(F_IN, F_OUT), 2, activations=False, track_sensitivity=True, epsilon=0.0)
+    q(x).sum().backward()
+    assert float(q.distance) > 0 and float(q.dual) == float(q.distance)

@@ -158,8 +158,14 @@ class Quantized(CompressionWrapper):
             self.compression_enabled = previous
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        if not self.compression_enabled or not self.activations:
+        if not self.compression_enabled:
+            return self.module(*args, **kwargs)
+        if not self.activations:
             out = self.module(*args, **kwargs)
+            if self.track_sensitivity and self.training and torch.is_grad_enabled():
+                first = out[0] if isinstance(out, tuple) else out
+                first = self._constrain(first, args, kwargs)
+                return (first,) + tuple(out[1:]) if isinstance(out, tuple) else first
             return out
         x = args[0] if args else kwargs.get("x")
         protect = None
