@@ -246,7 +246,9 @@ def run_isolated(args, depth: int, models: List[str], role: str = "--worker") ->
 
 
 def _failure(r: Dict[str, object]) -> str:
-    return "OOM" if r.get("oom") else f"failed: {r.get('error', '?')}"
+    if r.get("oom"):
+        return "OOM"
+    return f"failed: {r['error']}" if "error" in r else "not run"
 
 
 def table(rows: List[Dict[str, object]], depths: List[int], cpu: bool) -> str:
