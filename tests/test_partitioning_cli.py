@@ -49,7 +49,7 @@ def test_compare_prints_table_and_plots(edge_file, tmp_path):
     png = tmp_path / "v.png"
     proc = run("compare", "--edges", str(edge_file), "--parts", "2", "4", "--plot", str(png), "--threads", "2")
     lines = [l for l in proc.stdout.splitlines() if l.startswith("| ")]
-    assert len(lines) == 1 + 2 * 5  # header + (k, method) rows: hypergraph, refined-metis, metis-volume, metis, random
+    assert len(lines) == 1 + 2 * 6  # header + (k, method) rows: every method of METHODS
     assert png.stat().st_size > 1000 and png.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -132,3 +132,21 @@ def test_partition_accepts_listed_dataset_names(real_data_root, tmp_path, name):
     proc = run("--dataset", name, "--root", str(real_data_root), "--parts", "2", "--method", "metis",
                "--out", str(tmp_path / "o"))
     assert json.loads(proc.stdout.splitlines()[-1])["k"] == 2
+
+
+def test_balanced_volume_from_the_command_line(edge_file, tmp_path):
+    out = tmp_path / "b"
+    proc = run("--edges", str(edge_file), "--parts", "3", "--method", "balanced-volume", "--core-fraction", "0.2",
+               "--max-load-factor", "1.1", "--out", str(out), "--threads", "1")
+    summary = json.loads(proc.stdout.splitlines()[-1])
+    graph = read_edge_list(edge_file)
+    cv = communication_volume(graph, np.load(out / "parts.npy"), 3)
+    assert (summary["volume"], summary["max_per_part"], summary["max_send"], summary["max_recv"]) == (
+        cv.total, cv.max_per_part, cv.max_send, cv.max_recv)
+    extra = read_partitions(out, 0).manifest["extra"]
+    assert extra["core_fraction"] == 0.2 and extra["target_max_per_part"] == pytest.approx(
+        1.1 * extra["metis_max_per_part"])
+    png = tmp_path / "parts.png"
+    run("compare", "--edges", str(edge_file), "--parts", "2", "--methods", "metis", "balanced-volume",
+        "--plot-parts", str(png), "--threads", "1")
+    assert png.read_bytes()[:4] == b"\x89PNG"

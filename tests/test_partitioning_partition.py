@@ -64,7 +64,7 @@ def test_metis_objective_errors(graph):
 def test_single_part_and_edgeless_graph():
     g = sp.csr_matrix((5, 5))
     np.testing.assert_array_equal(partition(g, 1), np.zeros(5))
-    for method in ("hypergraph", "refined-metis", "metis-volume", "metis", "random"):
+    for method in ("hypergraph", "refined-metis", "balanced-volume", "metis-volume", "metis", "random"):
         parts = partition(g, 5, method)
         assert sorted(parts.tolist()) == [0, 1, 2, 3, 4]
 
@@ -117,7 +117,7 @@ def test_metis_volume_collapse_is_repaired_not_returned():
 
 
 @pytest.mark.parametrize("trial", range(40))
-@pytest.mark.parametrize("method", ["metis", "metis-volume", "hypergraph", "refined-metis"])
+@pytest.mark.parametrize("method", ["metis", "metis-volume", "hypergraph", "refined-metis", "balanced-volume"])
 def test_every_method_meets_the_bound_on_small_random_graphs(trial, method):
     from partitioning.balance import balance_bound
     from partitioning.graph import as_csr
@@ -157,7 +157,7 @@ def small():
     return powerlaw_sbm_graph(1200, 9600, num_blocks=1, exponent=2.5, seed=5)[0]
 
 
-@pytest.mark.parametrize("method", ["hypergraph", "refined-metis", "metis-volume", "metis", "random"])
+@pytest.mark.parametrize("method", ["hypergraph", "refined-metis", "balanced-volume", "metis-volume", "metis", "random"])
 def test_same_seed_gives_the_same_partition(small, method):
     first = partition_with_info(small, 8, method, seed=5, threads=2)
     second = partition_with_info(small, 8, method, seed=5, threads=2)
@@ -165,7 +165,7 @@ def test_same_seed_gives_the_same_partition(small, method):
     assert first.info["deterministic"] is True
 
 
-@pytest.mark.parametrize("method", ["hypergraph", "refined-metis"])
+@pytest.mark.parametrize("method", ["hypergraph", "refined-metis", "balanced-volume"])
 def test_deterministic_preset_does_not_depend_on_the_thread_count(small, method):
     np.testing.assert_array_equal(partition(small, 4, method, seed=1, threads=1),
                                   partition(small, 4, method, seed=1, threads=2))
