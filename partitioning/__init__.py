@@ -9,6 +9,15 @@ The column-net hypergraph of :math:`A + I` (net :math:`j = \\{j\\} \\cup N(j)`)
 turns that traffic into its connectivity−1 metric exactly; METIS's edge cut
 only approximates it.
 
+Graphs may be ``scipy.sparse`` matrices, ``(indptr, indices)`` tuples, PyG
+``edge_index`` tensors or arrays, PyG ``Data`` objects or torch sparse tensors
+(duck-typed: :func:`as_csr`). Every method returns a partition within the
+imbalance bound (repaired if needed) and, with the default
+``preset='deterministic'``, the same partition for the same seed on every run
+(``FORMAT.md``, "Reproducibility", says exactly what is and is not
+deterministic). Arguments are checked at the boundary with ``TypeError`` /
+``ValueError`` messages that name the argument.
+
 Main entry points:
 
 * :func:`partition` — ``method='hypergraph' | 'refined-metis' | 'balanced-volume' | 'metis-volume' | 'metis' | 'random'``
