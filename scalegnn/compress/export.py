@@ -96,10 +96,10 @@ class _Writer:
     def __init__(self) -> None:
         self.buffer = io.BytesIO()
 
-    def add(self, data: bytes) -> List[int]:
-        offset = self.buffer.tell()
+    def add(self, data: bytes) -> int:
+        """Append a segment; segments are read back in the order they were written."""
         self.buffer.write(data)
-        return [offset, len(data)]
+        return len(data)
 
 
 def _raw(t: torch.Tensor) -> bytes:
@@ -125,7 +125,7 @@ def export(model: torch.nn.Module, path: Union[str, Path]) -> ExportReport:
             key = _tensor_key(wpath, w, name)
             handled.add(key)
             eff = w.effective(name).detach().cpu()
-            entry: Dict[str, Any] = {"key": key, "shape": list(eff.shape), "dtype": _DTYPES[eff.dtype], "name": name}
+            entry: Dict[str, Any] = {"key": key, "shape": list(eff.shape), "dtype": _DTYPES[eff.dtype]}
             if isinstance(w, (Quantized, Binarized)):
                 codes, scale = w.codes(name)
                 b = w.parametrization(name).bits if isinstance(w, Quantized) else 1
@@ -134,14 +134,14 @@ def export(model: torch.nn.Module, path: Union[str, Path]) -> ExportReport:
                     unsigned = (codes > 0).to(torch.uint8)
                 else:
                     unsigned = (codes + (2 ** (b - 1) - 1)).to(torch.uint8)
-                entry.update(encoding="codes", bits=b, scale_shape=list(scale.shape),
+                entry.update(encoding="codes", bits=b,
                              codes=writer.add(pack_bits(unsigned.numpy(), b)),
                              scale=writer.add(_raw(scale.to(eff.dtype))))
-                layer_bytes += entry["codes"][1] + entry["scale"][1]
+                layer_bytes += entry["codes"] + entry["scale"]
             else:
                 layout, parts = sparse_layout(eff.numpy())
                 entry.update(encoding="sparse", layout=layout, parts={k: writer.add(v) for k, v in parts.items()})
-                layer_bytes += sum(v[1] for v in entry["parts"].values())
+                layer_bytes += sum(entry["parts"].values())
             entries.append(entry)
         for key in w.training_only_state():
             handled.add(_prefix(wpath) + key)
@@ -151,7 +151,7 @@ def export(model: torch.nn.Module, path: Union[str, Path]) -> ExportReport:
             codes, low, scale = w.binarizer.threshold_codes()
             entries.append({"key": key, "encoding": "threshold8", "shape": list(codes.shape), "dtype": "float32",
                             "codes": writer.add(codes.cpu().numpy().tobytes()),
-                            "low": writer.add(_raw(low.reshape(1))), "scale": writer.add(_raw(scale.reshape(1)))})
+                            "scale": writer.add(_raw(scale.reshape(1))), "low": writer.add(_raw(low.reshape(1)))})
             layer_bytes += codes.numel() + 8
         sparsity = w.weight_sparsity() if isinstance(w, Pruned) else None
         layers.append({"layer": wpath or "<model>", "kind": w.kind, "bits": bits, "sparsity": sparsity,
@@ -165,9 +165,13 @@ def export(model: torch.nn.Module, path: Union[str, Path]) -> ExportReport:
             continue
         entries.append({"key": key, "encoding": "raw", "shape": list(value.shape), "dtype": _DTYPES[value.dtype],
                         "data": writer.add(_raw(value))})
-    header = {"format": 1, "wrappers": [{"path": p, "kind": w.kind, "config": w.config()} for p, w in wrappers],
+    for entry in entries:  # float32 is the default dtype
+        if entry.get("dtype") == "float32":
+            del entry["dtype"]
+    header = {"format": 1, "wrappers": [{"path": p, "kind": w.kind, "config": _non_default(w)} for p, w in wrappers],
               "entries": entries, "extra_state": extra}
-    packed_header = zlib.compress(json.dumps(header, separators=(",", ":")).encode(), 9)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    packed_header = deflate.compress(json.dumps(header, separators=(",", ":")).encode()) + deflate.flush()
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as f:
@@ -179,13 +183,38 @@ def export(model: torch.nn.Module, path: Union[str, Path]) -> ExportReport:
     return ExportReport(str(path), path.stat().st_size, float32_bytes(model), layers)
 
 
+def _non_default(wrapper: CompressionWrapper) -> Dict[str, Any]:
+    """The wrapper's config without the arguments left at their defaults (a smaller header)."""
+    import inspect
+
+    params = inspect.signature(type(wrapper).__init__).parameters
+    config = wrapper.config()
+    out = {k: v for k, v in config.items()
+           if k not in params or params[k].default is inspect.Parameter.empty or params[k].default != v}
+    if wrapper.default_weights:
+        out.pop("weights", None)
+    return out
+
+
 def _read(path: Union[str, Path]) -> Tuple[Dict[str, Any], memoryview]:
     data = Path(path).read_bytes()
     if data[:8] != MAGIC:
         raise ValueError(f"{path} is not a scalegnn compressed model (bad magic {data[:8]!r})")
     (length,) = struct.unpack("<Q", data[8:16])
-    header = json.loads(zlib.decompress(data[16:16 + length]))
-    return header, memoryview(data)[16 + length:]
+    header = json.loads(zlib.decompress(data[16:16 + length], -15))
+    blob = memoryview(data)[16 + length:]
+    offset = 0  # segments follow one another in entry order
+    for entry in header["entries"]:
+        entry.setdefault("dtype", "float32")
+        for field_name in ("codes", "scale", "data", "low"):
+            if field_name in entry:
+                entry[field_name] = [offset, entry[field_name]]
+                offset += entry[field_name][1]
+        if "parts" in entry:
+            for k in list(entry["parts"]):
+                entry["parts"][k] = [offset, entry["parts"][k]]
+                offset += entry["parts"][k][1]
+    return header, blob
 
 
 def _np_dtype(name: str) -> np.dtype:
@@ -208,7 +237,9 @@ def _decode(entry: Dict[str, Any], blob: memoryview) -> torch.Tensor:
         unsigned = torch.from_numpy(unpack_bits(seg(entry["codes"]), b, count).astype(np.int64)).reshape(shape)
         codes = unsigned * 2 - 1 if b == 1 else unsigned - (2 ** (b - 1) - 1)
         scale = torch.from_numpy(np.frombuffer(seg(entry["scale"]), dtype=_np_dtype(entry["dtype"])).copy())
-        return codes.to(dtype) * scale.reshape(tuple(entry["scale_shape"]))
+        scale_shape = (scale.numel(),) + (1,) * (len(shape) - 1) if scale.numel() > 1 or shape[:1] == (1,) \
+            else (1,) * len(shape)
+        return codes.to(dtype) * scale.reshape(scale_shape)
     if entry["encoding"] == "sparse":
         parts = {k: seg(v) for k, v in entry["parts"].items()}
         return torch.from_numpy(sparse_restore(entry["layout"], parts, shape, _np_dtype(entry["dtype"])).copy())
@@ -251,7 +282,7 @@ def load(path: Union[str, Path], model: torch.nn.Module) -> torch.nn.Module:
         tensor = _decode(entry, blob)
         state[entry["key"]] = tensor
         if entry["encoding"] in ("codes", "sparse"):
-            frozen[entry["key"]] = (entry["name"], tensor)
+            frozen[entry["key"]] = ("", tensor)
         if entry["encoding"] == "threshold8":
             frozen[entry["key"]] = ("<threshold>", tensor)
     try:

@@ -55,6 +55,19 @@ class CompressionScheduler:
         self.steps = 0
         self.allocation: Optional[Dict[str, int]] = None
 
+    @property
+    def complete(self) -> bool:
+        """Whether every pruned layer is at its final sparsity and mixed-precision bits are chosen.
+
+        Select the model to keep among the epochs where this holds (the
+        benchmark does): earlier epochs are less compressed than requested.
+        """
+        for _, w in self.wrappers:
+            if isinstance(w, Pruned) and w.total_steps is not None and \
+                    w.target_sparsity(int(w.step_count)) < w.sparsity:
+                return False
+        return self.allocate_step is None or self.allocation is not None
+
     def step(self) -> None:
         if self.lr_scheduler is not None:
             self.lr_scheduler.step()

@@ -106,6 +106,7 @@ class CompressionWrapper(torch.nn.Module):
                 raise ValueError(f"{type(module).__name__} has no parameter {name!r}; its parameters are {sorted(params)}")
         self.module = module
         self.weight_names: List[str] = names
+        self.default_weights = weights is None
         self._reparametrized: List[str] = []
         self.register_state_dict_post_hook(_drop_shadow_keys)
 
