@@ -71,7 +71,7 @@ def plot(results, path) -> None:
                 ax.set_ylabel(f"{name}\nsend + recv", fontsize=8)
             if i == len(names) - 1:
                 ax.set_xlabel("parts, busiest first", fontsize=8)
-    axes[0][-1].legend(fontsize=7)
+    axes[0][0].legend(fontsize=7)
     fig.suptitle("Per-part send + receive (rows per layer); the left end of each line is the busiest rank")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
