@@ -215,3 +215,12 @@ def test_seal_learns_clique_links():
     cfg = SEALConfig(num_hops=1, model="gcn", lr=1e-2, epochs=15, batch_size=16, monitor="val_auc", seed=0)
     res = train_seal(split, cfg)
     assert res["test_auc"] > 0.9
+
+
+def test_random_link_split_can_show_validation_edges_to_test_pairs():
+    data = Data(edge_index=random_graph(60, 200, 1), num_nodes=60)
+    split = random_link_split(data, val=0.1, test=0.2, seed=3, valedges_as_test_input=True)
+    seen = keys(split.observed("test").t(), 60)
+    assert seen == keys(split.pos["train"], 60) | keys(split.pos["valid"], 60)
+    assert not (seen & keys(split.pos["test"], 60))
+    assert keys(split.observed("valid").t(), 60) == keys(split.pos["train"], 60)

@@ -101,7 +101,7 @@ class LinkSplit:
 
 
 def random_link_split(data, val: float = 0.05, test: float = 0.1, seed: int = 0,
-                      train_neg_ratio: float = 1.0) -> LinkSplit:
+                      train_neg_ratio: float = 1.0, valedges_as_test_input: bool = False) -> LinkSplit:
     """Random split of an undirected graph's edges (85/5/10 by default) with negatives.
 
     Validation and test negatives come from :func:`scalegnn.data.split_edges`
@@ -109,6 +109,8 @@ def random_link_split(data, val: float = 0.05, test: float = 0.1, seed: int = 0,
     (``train_neg_ratio`` per positive) are non-edges of the whole graph that
     are not validation/test negatives either. The observed graph is the
     training edges in both directions: validation and test edges are removed.
+    With ``valedges_as_test_input`` the test pairs see the training and the
+    validation edges, as PyG's ``RandomLinkSplit`` gives its test split.
     """
     val = check_float(val, "val", min_value=0.0, max_value=1.0, max_open=True)
     test = check_float(test, "test", min_value=0.0, max_value=1.0, max_open=True)
@@ -120,8 +122,9 @@ def random_link_split(data, val: float = 0.05, test: float = 0.1, seed: int = 0,
     num_train_neg = int(round(train_neg_ratio * pos["train"].size(0)))
     train_neg = sample_negative_pairs(data.edge_index, n, num_train_neg, seed=seed + 1, exclude=held_neg)
     neg = {"train": train_neg, "valid": raw["valid"]["edge_neg"], "test": raw["test"]["edge_neg"]}
+    test_ei = undirected_edge_index(torch.cat([pos["train"], pos["valid"]])) if valedges_as_test_input else None
     return LinkSplit(num_nodes=n, pos=pos, neg=neg, edge_index=undirected_edge_index(pos["train"]),
-                     info={"seed": seed, "val": val, "test": test})
+                     test_edge_index=test_ei, info={"seed": seed, "val": val, "test": test})
 
 
 def _subsample(pairs: Tensor, percent: float, g: torch.Generator) -> Tensor:
