@@ -138,3 +138,14 @@ def test_schedule_without_total_steps_says_so():
     p = Pruned(torch.nn.Linear(4, 4), 0.5, "gradual")
     with pytest.raises(ValueError, match="total_steps"):
         p.step()
+
+
+def test_scheduler_is_complete_once_the_final_sparsity_is_reached():
+    model = compress.apply(torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.Linear(8, 2)), "prune:0.5:gradual")
+    sched = CompressionScheduler(model, total_steps=8)
+    done = []
+    for _ in range(8):
+        sched.step()
+        done.append(sched.complete)
+    assert done == [False] * 5 + [True] * 3  # the gradual schedule ends at 0.75 * 8 = 6 steps
+    assert sched.state_dict()["steps"] == 8
