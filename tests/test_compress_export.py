@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import torch
-from torch_geometric.nn import GATConv, GCNConv, GINConv, SAGEConv
+from torch_geometric.nn import GCNConv, SAGEConv
 from torch_geometric.nn.models import GAT, GCN, GIN
 
 from scalegnn import compress
