@@ -172,7 +172,7 @@ def test_degree_quant_protection_probabilities_follow_degree_rank():
     torch.testing.assert_close(p, torch.tensor([0.3, 0.0, 0.1, 0.2, 0.4]))
     ei = torch.tensor([[0, 1, 2, 0], [1, 1, 2, 3]])
     assert torch.equal(in_degree(ei, 4), torch.tensor([0, 2, 1, 1]))
-    adj = torch.sparse_coo_tensor(ei.flip(0), torch.ones(4), (4, 4)).to_sparse_csr()
+    adj = torch.sparse_coo_tensor(ei.flip(0), torch.ones(4), (4, 4), check_invariants=True).to_sparse_csr()
     assert torch.equal(in_degree(adj, 4), torch.tensor([0, 2, 1, 1]))
     g = torch.Generator().manual_seed(0)
     draws = torch.stack([protection_mask(torch.arange(1000), 0.0, 0.5, g) for _ in range(20)]).float().mean(0)
