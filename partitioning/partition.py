@@ -94,7 +94,7 @@ def resolve_vertex_weights(csr, vertex_weights: Union[None, str, Any]) -> Option
     return w.astype(np.int64)
 
 
-def _is_deterministic(method: str, preset: str, threads: Optional[int]) -> bool:
+def _is_deterministic(method: str, preset: str) -> bool:
     if method in ("metis", "metis-volume", "random"):
         return True
     return preset in DETERMINISTIC_PRESETS  # other presets: reproducible only by luck (observed with 1 thread)
@@ -140,7 +140,7 @@ def partition_with_info(
     if k > n:
         raise ValueError(f"k={k} parts for a graph with only {n} vertices; k must be <= n")
     weights = resolve_vertex_weights(csr, vertex_weights)
-    say = _stage_printer(progress, n, csr.nnz)
+    say = _stage_printer(progress)
     start = time.perf_counter()
     info: Dict[str, Any] = {}
     if k == 1:
@@ -176,7 +176,7 @@ def partition_with_info(
                                                vcycles=vcycles, initial_parts=initial)
             info.update(extra)
     parts, moved = enforce_balance(csr, parts, k, imbalance, weights)
-    info.update(deterministic=k == 1 or _is_deterministic(method, preset, threads), rebalanced_moves=moved)
+    info.update(deterministic=k == 1 or _is_deterministic(method, preset), rebalanced_moves=moved)
     if moved:
         info.pop("km1", None)  # Mt-KaHyPar's value no longer describes the returned parts
         say(f"moved {moved} vertices to meet the imbalance bound {imbalance}")
@@ -185,7 +185,7 @@ def partition_with_info(
     return PartitionResult(parts=parts, k=k, method=method, seconds=seconds, info=info)
 
 
-def _stage_printer(enabled: bool, n: int, nnz: int):
+def _stage_printer(enabled: bool):
     start = time.perf_counter()
 
     def say(message: str) -> None:

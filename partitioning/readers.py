@@ -39,7 +39,7 @@ import difflib
 import os
 import pickle
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import scipy.sparse as sp
