@@ -237,7 +237,10 @@ def push_frontier(
     out_deg = T.out_count if rows is None else T.out_count[rows]
     local = row_any.nonzero().flatten()
     del row_any
-    per_row = mask[local].view(torch.uint8).sum(1, dtype=torch.int32).long() if c > 0 else local.new_zeros(local.numel())
+    if c > 0:
+        per_row = mask[local].view(torch.uint8).sum(1, dtype=torch.int32).long()
+    else:
+        per_row = local.new_zeros(local.numel())
     deg_u = out_deg[local]
     frontier_edges = int(deg_u.sum())
     pushed_entries, edge_updates = int(per_row.sum()), int((per_row * deg_u).sum())

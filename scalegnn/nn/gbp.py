@@ -106,7 +106,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from scalegnn.data.validate import validate_edge_index, validate_node_ids
-from scalegnn.nn.column_chunks import column_chunks, progress_bar
+from scalegnn.nn.column_chunks import progress_bar
 from scalegnn.nn.csr_spmm import csr_spmm
 from scalegnn.nn.out_of_core import FeatureSource, ResultSink, block_budget, compute_device, stream_blocks
 from scalegnn.nn.forward_push import PushCounter, TransitionMatrix, build_transition, push_frontier
