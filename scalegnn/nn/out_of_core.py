@@ -66,7 +66,9 @@ def check_features(x: Tensor, name: str = "x") -> None:
     does the full, element-wise check run and name the first bad entry.
     """
     if isinstance(x, Tensor) and x.layout == torch.strided and torch.is_floating_point(x) and x.numel() > 0:
-        if bool(torch.isfinite(x.sum())):
+        with torch.no_grad():
+            finite = bool(torch.isfinite(x.sum()))
+        if finite:
             validate_features(x[:0] if x.dim() >= 1 else x, name=name)  # dtype and shape checks only
             return
     validate_features(x, name=name)
