@@ -401,6 +401,7 @@ def plot(all_runs: Dict[str, List[Dict[str, Any]]], methods: List[str], path: Pa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    colors = {m: f"C{i}" for i, m in enumerate(METHODS)}  # one color per method in every panel
     fig, axes = plt.subplots(1, len(all_runs), figsize=(5 * len(all_runs), 3.8), squeeze=False)
     for ax, (name, runs) in zip(axes[0], all_runs.items()):
         for m in methods:
@@ -409,12 +410,12 @@ def plot(all_runs: Dict[str, List[Dict[str, Any]]], methods: List[str], path: Pa
                 continue
             steps = [p["step"] for p in rs[0]["curve"]]
             vals = [statistics.median(r["curve"][i]["val"] for r in rs) for i in range(len(steps))]
-            ax.plot(steps, vals, label=m)
+            ax.plot(steps, vals, label=m, color=colors[m])
         ax.set_title(name)
         ax.set_xlabel("training step")
         ax.set_ylabel("validation micro-F1" if name == "BlogCatalog" else "validation accuracy")
         ax.grid(alpha=0.3)
-    axes[0][0].legend()
+        ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
