@@ -69,7 +69,7 @@ class BinaryActivation(torch.nn.Module):
             self.a = torch.nn.Parameter(torch.zeros(()))
             self.b = torch.nn.Parameter(torch.zeros(()))
         self.frozen_threshold: Optional[Tensor] = None
-        self._cache: Optional[tuple] = None
+        self._cache: dict = {}
         self.running_scale_set = False
 
     def threshold_codes(self) -> tuple:
@@ -87,13 +87,15 @@ class BinaryActivation(torch.nn.Module):
         if x.requires_grad or self.instance_aware:
             return self._binarize(x)
         # raw node features (no gradient) are usually the same tensor at every step: binarize once
-        # (the cache holds x itself, so identity plus version means the same values)
-        key = (x._version, self.training, self.running_mean._version, id(self.frozen_threshold))
-        if self._cache is not None and self._cache[0] is x and self._cache[1] == key:
-            return self._cache[2]
+        # one cache entry per mode (training / inference), each holding x itself, so identity
+        # plus version means the same values
+        key = (x._version, self.running_mean._version, id(self.frozen_threshold))
+        hit = self._cache.get(self.training)
+        if hit is not None and hit[0] is x and hit[1] == key:
+            return hit[2]
         out = self._binarize(x)
-        key = (x._version, self.training, self.running_mean._version, id(self.frozen_threshold))
-        self._cache = (x, key, out)
+        key = (x._version, self.running_mean._version, id(self.frozen_threshold))
+        self._cache[self.training] = (x, key, out)
         return out
 
     def _binarize(self, x: Tensor) -> Tensor:
