@@ -143,3 +143,36 @@ def test_rocauc_task_scores_the_gathered_predictions(ctx, tmp_path):
         assert metrics[key] == pytest.approx(score("rocauc", y[split[name]], out[split[name]].detach()), rel=1e-6)
     with pytest.raises(ValueError, match="metric"):
         DistributedNodeTask(ctx, graph, metric="mrr")
+
+
+def test_the_first_step_refuses_replicas_with_different_weights(ctx, tmp_path, monkeypatch):
+    dataset = load_dataset("synthetic-300-1200")
+    graph = load_local_graph(ctx, prepare_partitions(dataset, 1, tmp_path / "p"))
+    model = DistributedGNN("gcn", graph.x.shape[1], 8, dataset.num_classes)
+    task = DistributedNodeTask(ctx, graph)
+    # simulate a second rank holding other weights: the MAX reduction sees a larger checksum
+    import torch.distributed as dist
+
+    real = dist.all_reduce
+
+    def skewed(tensor, op=dist.ReduceOp.SUM, **kwargs):
+        out = real(tensor, op=op, **kwargs)
+        if op == dist.ReduceOp.MAX:
+            tensor += 1.0
+        return out
+
+    monkeypatch.setattr(dist, "all_reduce", skewed)
+    with pytest.raises(ValueError, match="broadcast_parameters"):
+        task.train_epoch(model, torch.optim.SGD(model.parameters(), lr=0.1))
+    monkeypatch.setattr(dist, "all_reduce", real)
+    task.train_epoch(model, torch.optim.SGD(model.parameters(), lr=0.1))  # one rank: equal replicas pass
+    with pytest.raises(TypeError, match="LocalGraph"):
+        model.convs[0](graph.x, dataset.data.edge_index)
+
+
+def test_a_split_without_validation_nodes_is_refused(ctx, tmp_path):
+    dataset = load_dataset("synthetic-300-1200")
+    dataset.split = {"train": dataset.split["train"], "test": dataset.split["test"]}
+    graph = load_local_graph(ctx, prepare_partitions(dataset, 1, tmp_path / "p"))
+    with pytest.raises(ValueError, match="no valid nodes"):
+        DistributedNodeTask(ctx, graph)

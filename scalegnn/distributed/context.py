@@ -44,7 +44,9 @@ class DistContext:
         rank, world_size, local_rank: from the ``torchrun`` environment (0, 1, 0 alone).
         device: ``cuda:LOCAL_RANK`` with NCCL, else ``cpu``.
         backend: ``"gloo"`` or ``"nccl"``.
-        timeout: the collective timeout (a dead peer is reported within it).
+        timeout: the collective timeout of training (a dead peer is reported within it).
+        setup_group: a gloo group with the (long) setup timeout, for :func:`agree`, so
+            the other ranks can wait for rank 0 to partition a big graph.
         owns_group: whether :func:`init_distributed` created the process group
             (and :meth:`shutdown` destroys it).
     """
@@ -56,6 +58,7 @@ class DistContext:
     backend: str
     timeout: datetime.timedelta
     owns_group: bool = True
+    setup_group: Optional[Any] = None
 
     @property
     def is_main(self) -> bool:
@@ -94,15 +97,17 @@ def _env_int(name: str, default: Optional[int]) -> Optional[int]:
 
 
 def init_distributed(backend: Optional[str] = None, device: Optional[str] = None,
-                     timeout_s: float = 300.0) -> DistContext:
+                     timeout_s: float = 300.0, setup_timeout_s: float = 24 * 3600.0) -> DistContext:
     """Join (or make) the process group described by the ``torchrun`` environment.
 
     Args:
         backend: ``"gloo"``, ``"nccl"`` or ``None`` (NCCL when the device is CUDA, else gloo).
         device: ``"cpu"``, ``"cuda"`` or ``None`` (CUDA when available and the
             backend is not gloo). With CUDA the rank uses ``cuda:LOCAL_RANK``.
-        timeout_s: collective timeout in seconds; a rank whose peer died raises
-            within this time instead of waiting forever.
+        timeout_s: collective timeout in seconds during training; a rank whose peer
+            died raises within this time instead of waiting forever.
+        setup_timeout_s: how long ranks wait for setup steps of other ranks
+            (rank 0 partitioning a graph with millions of vertices can take an hour).
 
     Returns:
         The :class:`DistContext`. Without ``RANK``/``WORLD_SIZE`` in the
@@ -112,8 +117,8 @@ def init_distributed(backend: Optional[str] = None, device: Optional[str] = None
         raise ValueError(f"backend must be 'gloo', 'nccl' or None, got {backend!r}")
     if device not in (None, "cpu", "cuda"):
         raise ValueError(f"device must be 'cpu', 'cuda' or None, got {device!r}")
-    if not timeout_s > 0:
-        raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+    if not timeout_s > 0 or not setup_timeout_s > 0:
+        raise ValueError(f"timeout_s and setup_timeout_s must be > 0, got {timeout_s} and {setup_timeout_s}")
     rank = _env_int("RANK", 0)
     world_size = _env_int("WORLD_SIZE", 1)
     local_rank = _env_int("LOCAL_RANK", 0)
@@ -145,7 +150,8 @@ def init_distributed(backend: Optional[str] = None, device: Optional[str] = None
             rank, world_size, local_rank = 0, 1, 0
     else:
         rank, world_size = dist.get_rank(), dist.get_world_size()
-    return DistContext(rank, world_size, local_rank, dev, backend, timeout, owns)
+    setup_group = dist.new_group(backend="gloo", timeout=datetime.timedelta(seconds=setup_timeout_s))
+    return DistContext(rank, world_size, local_rank, dev, backend, timeout, owns, setup_group)
 
 
 def agree(ctx: DistContext, step: Callable[[], T], what: str) -> T:
@@ -162,7 +168,7 @@ def agree(ctx: DistContext, step: Callable[[], T], what: str) -> T:
     except Exception as exc:  # noqa: BLE001 - any failure must reach the other ranks
         error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, (ValueError, DistributedSetupError)) else str(exc)
     errors: List[Optional[str]] = [None] * ctx.world_size
-    dist.all_gather_object(errors, error)
+    dist.all_gather_object(errors, error, group=ctx.setup_group)
     for rank, message in enumerate(errors):
         if message is not None:
             where = "" if ctx.world_size == 1 else f" (rank {rank})"

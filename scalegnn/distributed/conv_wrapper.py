@@ -59,6 +59,9 @@ class DistributedConv(torch.nn.Module):
         self.conv.reset_parameters()
 
     def forward(self, x: Tensor, graph: LocalGraph) -> Tensor:
+        if not isinstance(graph, LocalGraph):
+            raise TypeError(f"{type(self).__name__} takes (x, local_graph) with a scalegnn.distributed.LocalGraph "
+                            f"(from load_local_graph), got {type(graph).__name__}")
         if x.shape[0] != graph.num_owned:
             raise ValueError(f"{self.name} got {x.shape[0]} rows, this rank owns {graph.num_owned}")
         x_local = halo_exchange(x, graph.plan, self.name)

@@ -57,6 +57,9 @@ class DistGCNConv(torch.nn.Module):
             zeros(self.bias)
 
     def forward(self, x: Tensor, graph: LocalGraph) -> Tensor:
+        if not isinstance(graph, LocalGraph):
+            raise TypeError(f"{type(self).__name__} takes (x, local_graph) with a scalegnn.distributed.LocalGraph "
+                            f"(from load_local_graph), got {type(graph).__name__}")
         if x.shape[0] != graph.num_owned:
             raise ValueError(f"DistGCNConv got {x.shape[0]} rows, this rank owns {graph.num_owned}")
         h = self.lin(x)

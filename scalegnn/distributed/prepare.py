@@ -22,7 +22,14 @@ from torch import Tensor
 
 from scalegnn.data.validate import check_int, validate_graph
 
-__all__ = ["prepare_partitions", "training_edge_index", "graph_csr"]
+__all__ = ["check_node_dataset", "prepare_partitions", "training_edge_index", "graph_csr"]
+
+
+def check_node_dataset(dataset: Any) -> None:
+    """Raise a clear ``ValueError`` unless ``dataset`` is a node-level ``LoadedDataset`` with one graph."""
+    if getattr(dataset, "task", None) != "node" or getattr(dataset, "data", None) is None:
+        raise ValueError(f"distributed full-batch training needs a node-level dataset, got "
+                         f"{getattr(dataset, 'name', type(dataset).__name__)} ({getattr(dataset, 'task', '?')}-level)")
 
 
 def training_edge_index(edge_index: Tensor, num_nodes: int) -> Tensor:
@@ -84,9 +91,7 @@ def prepare_partitions(
     """
     from partitioning import partition, write_partitions
 
-    if getattr(dataset, "task", None) != "node" or getattr(dataset, "data", None) is None:
-        raise ValueError(f"distributed full-batch training needs a node-level dataset, got "
-                         f"{getattr(dataset, 'name', type(dataset).__name__)} ({getattr(dataset, 'task', '?')}-level)")
+    check_node_dataset(dataset)
     data = dataset.data
     validate_graph(data, task="node")
     n = int(data.num_nodes)

@@ -77,16 +77,21 @@ class DistributedNodeTask:
         metric: ``"acc"`` or ``"rocauc"`` (multi-task binary, BCE loss).
         evaluator: OGB evaluator used for ``"rocauc"`` on the gathered predictions.
 
-    The model is called as ``model(graph)`` and returns ``[num_owned, C]`` logits.
+    The model is called as ``model(graph)`` and returns ``[num_owned, C]`` logits. Every rank
+    must hold the same initial weights: call :func:`broadcast_parameters` after building the
+    model (the first step checks it and raises otherwise).
     """
 
     def __init__(self, ctx: DistContext, graph: LocalGraph, metric: str = "acc", evaluator=None) -> None:
         if metric not in ("acc", "rocauc"):
             raise ValueError(f"distributed training supports metric 'acc' or 'rocauc', got {metric!r}")
-        if graph.split_sizes.get("train", 0) < 1:
-            raise ValueError("the partitioned graph has no training nodes on any rank")
+        for split in ("train", "valid"):
+            if graph.split_sizes.get(split, 0) < 1:
+                raise ValueError(f"the partitioned graph has no {split} nodes on any rank; a run needs training "
+                                 "nodes to learn and validation nodes to select its best epoch")
         self.ctx, self.graph, self.metric, self.evaluator = ctx, graph, metric, evaluator
         self.last_comm: Dict[str, object] = {}
+        self._replicas_checked = False
 
     def _loss_sum(self, out: Tensor, rows: Tensor) -> Tensor:
         y = self.graph.y[rows]
@@ -96,7 +101,20 @@ class DistributedNodeTask:
             return F.binary_cross_entropy_with_logits(out[rows][labeled], target[labeled], reduction="sum")
         return F.cross_entropy(out[rows], y.view(-1), reduction="sum")
 
+    def _check_replicas(self, model: torch.nn.Module) -> None:
+        """Every rank must start from the same weights (``broadcast_parameters``); checked once, by checksums."""
+        sums = torch.stack([p.detach().double().sum() for p in model.parameters()]).to(self.ctx.device)
+        low, high = sums.clone(), sums.clone()
+        dist.all_reduce(low, op=dist.ReduceOp.MIN)
+        dist.all_reduce(high, op=dist.ReduceOp.MAX)
+        if not torch.equal(low, high):
+            raise ValueError("the ranks hold different model weights; call "
+                             "scalegnn.distributed.broadcast_parameters(model, ctx) after building the model")
+        self._replicas_checked = True
+
     def train_epoch(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> float:
+        if not self._replicas_checked:
+            self._check_replicas(model)
         model.train()
         optimizer.zero_grad()
         plan = self.graph.plan
