@@ -26,7 +26,7 @@ Examples::
 """
 from __future__ import annotations
 
-import argparse
+import sys
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
@@ -108,26 +108,29 @@ def main(argv=None) -> Dict[str, float]:
 
     from scalegnn.sampling import MVSLoader, MVSTask
     from scalegnn.train import Trainer, seed_everything
+    from scalegnn.train.entrypoint import ArgumentParser, fraction, nonnegative_float, positive_float, positive_int
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--dataset", default="CiteSeer")
     p.add_argument("--root", default=None, help="data root (default: SCALEGNN_DATA)")
     p.add_argument("--synthetic", action="store_true", help="OGB names: use the same-size synthetic stand-in")
     p.add_argument("--sampler", choices=["mvs", "uniform"], default="mvs")
     p.add_argument("--no-history", action="store_true", help="no historical embeddings (sample every hop)")
-    p.add_argument("--batch-size", type=int, default=64, help="expected seed nodes per step")
-    p.add_argument("--fanout", type=int, default=10)
-    p.add_argument("--hidden", type=int, default=64)
-    p.add_argument("--dropout", type=float, default=0.5)
-    p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--weight-decay", type=float, default=5e-4)
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--snapshot-every", type=int, default=None, help="steps between snapshots (default: an epoch)")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="expected seed nodes per step")
+    p.add_argument("--fanout", type=positive_int, default=10)
+    p.add_argument("--hidden", type=positive_int, default=64)
+    p.add_argument("--dropout", type=fraction, default=0.5)
+    p.add_argument("--lr", type=positive_float, default=0.01)
+    p.add_argument("--weight-decay", type=nonnegative_float, default=5e-4)
+    p.add_argument("--epochs", type=positive_int, default=30)
+    p.add_argument("--snapshot-every", type=positive_int, default=None, help="steps between snapshots (default: an epoch)")
     p.add_argument("--history-device", default="cpu")
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
-    p.add_argument("--out", default=None)
+    p.add_argument("--threads", type=positive_int, default=None, help="torch intra-op threads")
+    p.add_argument("--out", default=None, help="run directory (metrics.jsonl, checkpoints)")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt (history is rebuilt)")
+    p.add_argument("--overwrite", action="store_true", help="replace the run in OUT")
     p.add_argument("--plot", action="store_true")
     args = p.parse_args(argv)
     if args.threads:
@@ -144,7 +147,9 @@ def main(argv=None) -> Dict[str, float]:
                 dropout=args.dropout).to(args.device)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     monitor = f"val_{nt.metric}"
-    result = Trainer(model, opt, task, epochs=args.epochs, out_dir=args.out, monitor=monitor, plot=args.plot).fit()
+    result = Trainer(model, opt, task, epochs=args.epochs, out_dir=args.out, monitor=monitor, plot=args.plot,
+                     resume=args.resume, overwrite=args.overwrite, config=vars(args),
+                     title=f"GCN ({args.sampler}) on {nt.name}").fit()
     test = result.best.get(f"test_{nt.metric}")
     mem = task.history.memory_bytes() / 2**20 if task.history is not None else 0.0
     print(f"{nt.name}: sampler={args.sampler} history={history} best {monitor}={result.best[monitor]:.4f} "
@@ -154,4 +159,6 @@ def main(argv=None) -> Dict[str, float]:
 
 
 if __name__ == "__main__":
-    main()
+    from scalegnn.train.entrypoint import run_main
+
+    sys.exit(run_main(main))
