@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from scalegnn.distributed.halo_exchange import halo_exchange
-from scalegnn.distributed.local_graph import LocalGraph
+from scalegnn.distributed.local_graph import LocalGraph, check_layer_input
 
 __all__ = ["DistributedConv"]
 
@@ -59,11 +59,7 @@ class DistributedConv(torch.nn.Module):
         self.conv.reset_parameters()
 
     def forward(self, x: Tensor, graph: LocalGraph) -> Tensor:
-        if not isinstance(graph, LocalGraph):
-            raise TypeError(f"{type(self).__name__} takes (x, local_graph) with a scalegnn.distributed.LocalGraph "
-                            f"(from load_local_graph), got {type(graph).__name__}")
-        if x.shape[0] != graph.num_owned:
-            raise ValueError(f"{self.name} got {x.shape[0]} rows, this rank owns {graph.num_owned}")
+        check_layer_input(self.name, x, graph)
         x_local = halo_exchange(x, graph.plan, self.name)
         if self._takes_size:
             return self.conv((x_local, x), graph.edge_index, size=(graph.num_local, graph.num_owned))

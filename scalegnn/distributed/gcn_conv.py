@@ -9,7 +9,7 @@ from torch_geometric.nn.inits import zeros
 
 from scalegnn.data.validate import check_int
 from scalegnn.distributed.halo_spmm import halo_spmm
-from scalegnn.distributed.local_graph import LocalGraph
+from scalegnn.distributed.local_graph import LocalGraph, check_layer_input
 
 __all__ = ["DistGCNConv"]
 
@@ -57,11 +57,7 @@ class DistGCNConv(torch.nn.Module):
             zeros(self.bias)
 
     def forward(self, x: Tensor, graph: LocalGraph) -> Tensor:
-        if not isinstance(graph, LocalGraph):
-            raise TypeError(f"{type(self).__name__} takes (x, local_graph) with a scalegnn.distributed.LocalGraph "
-                            f"(from load_local_graph), got {type(graph).__name__}")
-        if x.shape[0] != graph.num_owned:
-            raise ValueError(f"DistGCNConv got {x.shape[0]} rows, this rank owns {graph.num_owned}")
+        check_layer_input(type(self).__name__, x, graph)
         h = self.lin(x)
         out = halo_spmm(h, graph.plan, graph.gcn_adjacency(h.dtype), self.name, self.overlap)
         if self.bias is not None:

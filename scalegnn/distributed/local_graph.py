@@ -25,7 +25,7 @@ from torch import Tensor
 from scalegnn.distributed.context import DistContext, agree
 from scalegnn.distributed.halo_exchange import ExchangePlan
 
-__all__ = ["LocalGraph", "load_local_graph", "SPLITS"]
+__all__ = ["LocalGraph", "check_layer_input", "load_local_graph", "SPLITS"]
 
 SPLITS = ("train", "valid", "test")
 
@@ -106,6 +106,15 @@ class LocalGraph:
                           self.edge_index.to(device), self.global_degree.to(device), self.x.to(device),
                           self.y.to(device), {k: v.to(device) for k, v in self.masks.items()},
                           dict(self.split_sizes), moved, dict(self.meta))
+
+
+def check_layer_input(layer: str, x: Tensor, graph: "LocalGraph") -> None:
+    """The checks every row-parallel layer makes on ``(x, graph)``: a :class:`LocalGraph` and one row per owned vertex."""
+    if not isinstance(graph, LocalGraph):
+        raise TypeError(f"{layer} takes (x, local_graph) with a scalegnn.distributed.LocalGraph "
+                        f"(from load_local_graph), got {type(graph).__name__}")
+    if x.shape[0] != graph.num_owned:
+        raise ValueError(f"{layer} got {x.shape[0]} rows, this rank owns {graph.num_owned}")
 
 
 def _csr(rows: Tensor, cols: Tensor, vals: Tensor, shape: Tuple[int, int]) -> Tensor:

@@ -29,15 +29,14 @@ measurements in ``benchmarks/results/propagation.md``.
 from __future__ import annotations
 
 import time
-import weakref
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Optional
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from scalegnn.data.adjacency import normalized_adjacency
+from scalegnn.data.adjacency import _per_graph_cache, normalized_adjacency
 
 __all__ = [
     "ORDER_METHODS",
@@ -132,25 +131,6 @@ class Reordered:
         return y.index_select(0, self.inv.to(y.device))
 
 
-_CACHE: Dict[int, Tuple["weakref.ref[Tensor]", Dict[tuple, Reordered]]] = {}
-
-
-def _per_graph(edge_index: Tensor) -> Dict[tuple, Reordered]:
-    key = id(edge_index)
-    entry = _CACHE.get(key)
-    if entry is not None and entry[0]() is edge_index:
-        return entry[1]
-
-    def _drop(ref: "weakref.ref[Tensor]", key: int = key) -> None:
-        current = _CACHE.get(key)
-        if current is not None and current[0] is ref:
-            del _CACHE[key]
-
-    per_graph: Dict[tuple, Reordered] = {}
-    _CACHE[key] = (weakref.ref(edge_index, _drop), per_graph)
-    return per_graph
-
-
 def reordered_adjacency(
     edge_index: Tensor,
     num_nodes: int,
@@ -171,8 +151,9 @@ def reordered_adjacency(
     if method not in ORDER_METHODS:
         raise ValueError(f"unknown reordering {method!r}; choose one of {ORDER_METHODS}")
     device = torch.device(device)
-    key = (num_nodes, normalization, float(r), add_self_loops, dtype, str(device), method, edge_index._version)
-    cache = _per_graph(edge_index)
+    key = ("reordered", num_nodes, normalization, float(r), add_self_loops, dtype, str(device), method,
+           edge_index._version)
+    cache = _per_graph_cache(edge_index)  # the same weak per-graph cache as the normalized adjacency
     if key not in cache:
         t0 = time.perf_counter()
         A = normalized_adjacency(edge_index.to(device), num_nodes, normalization, r, add_self_loops, dtype=dtype)
