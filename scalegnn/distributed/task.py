@@ -39,9 +39,18 @@ def peak_memory_mb(device: torch.device) -> float:
     """Peak memory of this process so far: CUDA memory allocated on a GPU, else the resident set (VmHWM)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
+    # VmHWM, not getrusage's ru_maxrss: Linux keeps ru_maxrss across execve, so a rank started by a
+    # big parent process (a launcher holding the dataset) would report the parent's peak as its own
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def all_reduce_gradients(model: torch.nn.Module, ctx: DistContext) -> None:
