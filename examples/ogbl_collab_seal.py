@@ -13,12 +13,14 @@ Usage::
 """
 from __future__ import annotations
 
-import argparse
-import json
+import sys
 from pathlib import Path
 from typing import List, Optional
 
 import torch
+
+from scalegnn.train import save_summary
+from scalegnn.train.entrypoint import ArgumentParser, nonnegative_int, positive_float, positive_int, run_main
 
 from scalegnn.data import load_dataset
 from scalegnn.linkpred.recipe import SEALConfig, run_ogbl
@@ -27,24 +29,25 @@ PUBLISHED = "64.74 +- 0.43"
 
 
 def main(argv: Optional[List[str]] = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="ogbl-collab", help="an ogbl dataset with collab's layout")
     p.add_argument("--root", default=None, help="data root (default $SCALEGNN_DATA)")
-    p.add_argument("--num-hops", type=int, default=1)
-    p.add_argument("--hidden-channels", type=int, default=256)
-    p.add_argument("--train-percent", type=float, default=15.0)
-    p.add_argument("--val-percent", type=float, default=100.0)
-    p.add_argument("--test-percent", type=float, default=100.0)
-    p.add_argument("--epochs", type=int, default=50)
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--eval-steps", type=int, default=1)
-    p.add_argument("--runs", type=int, default=10)
+    p.add_argument("--num-hops", type=positive_int, default=1)
+    p.add_argument("--hidden-channels", type=positive_int, default=256)
+    p.add_argument("--train-percent", type=positive_float, default=15.0)
+    p.add_argument("--val-percent", type=positive_float, default=100.0)
+    p.add_argument("--test-percent", type=positive_float, default=100.0)
+    p.add_argument("--epochs", type=positive_int, default=50)
+    p.add_argument("--lr", type=positive_float, default=1e-4)
+    p.add_argument("--batch-size", type=positive_int, default=32)
+    p.add_argument("--eval-steps", type=positive_int, default=1)
+    p.add_argument("--runs", type=positive_int, default=10)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--num-workers", type=int, default=0)
+    p.add_argument("--num-workers", type=nonnegative_int, default=0)
     p.add_argument("--metric", default="hits@50")
     p.add_argument("--no-valedges-as-input", action="store_true")
     p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--overwrite", action="store_true", help="replace the runs in OUT")
     p.add_argument("--progress", action="store_true")
     args = p.parse_args(argv)
 
@@ -55,16 +58,14 @@ def main(argv: Optional[List[str]] = None) -> dict:
                      num_workers=args.num_workers, seed=args.seed)
     summary = run_ogbl(ds, cfg, runs=args.runs, train_percent=args.train_percent, val_percent=args.val_percent,
                        test_percent=args.test_percent, use_valedges_as_input=not args.no_valedges_as_input,
-                       out_dir=args.out, progress=args.progress)
+                       out_dir=args.out, progress=args.progress, overwrite=args.overwrite)
     s = summary[f"test_{args.metric}"]
     print(f"{args.dataset}: test {args.metric} {100 * s['mean']:.2f} +- {100 * s['std']:.2f} over {s['runs']} run(s)"
           f" (published {PUBLISHED})")
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    save_summary(args.out, summary)
     return summary
 
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    main()
+    sys.exit(run_main(main))

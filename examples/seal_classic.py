@@ -21,13 +21,15 @@ Usage::
 """
 from __future__ import annotations
 
-import argparse
-import json
+import sys
 import time
 from pathlib import Path
 from typing import List, Optional
 
 import torch
+
+from scalegnn.train import save_summary
+from scalegnn.train.entrypoint import ArgumentParser, positive_float, positive_int, run_main
 from sklearn.metrics import roc_auc_score
 
 from scalegnn.data import load_dataset
@@ -54,18 +56,19 @@ def auto_hops(data) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=NETWORKS)
     p.add_argument("--root", default=None, help="data root (default $SCALEGNN_DATA)")
-    p.add_argument("--runs", type=int, default=10)
+    p.add_argument("--runs", type=positive_int, default=10)
     p.add_argument("--num-hops", default="auto", help="1, 2 or 'auto'")
-    p.add_argument("--max-nodes-per-hop", type=int, default=100)
-    p.add_argument("--epochs", type=int, default=15)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--batch-size", type=int, default=50)
+    p.add_argument("--max-nodes-per-hop", type=positive_int, default=100)
+    p.add_argument("--epochs", type=positive_int, default=15)
+    p.add_argument("--lr", type=positive_float, default=1e-3)
+    p.add_argument("--batch-size", type=positive_int, default=50)
     p.add_argument("--model", default="dgcnn", choices=["dgcnn", "gcn", "gin"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=None, help="writes summary.json (and per-run metrics) here")
+    p.add_argument("--overwrite", action="store_true", help="replace the runs in OUT")
     p.add_argument("--progress", action="store_true")
     args = p.parse_args(argv)
 
@@ -86,7 +89,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
                              lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, monitor=None,
                              use_features=False, seed=seed)
             out_dir = args.out / name / f"run{run}" if args.out is not None else None
-            res = train_seal(split, cfg, out_dir=out_dir, progress=args.progress)
+            res = train_seal(split, cfg, out_dir=out_dir, progress=args.progress, overwrite=args.overwrite)
             runs.append({"seed": seed, "seal_auc": res["test_auc"], "seal_ap": res["test_ap"], "aa_auc": aa,
                          "cn_auc": cn, "k": res["k"], "seconds": time.perf_counter() - start})
             print(f"{name} run {run}: SEAL {res['test_auc']:.4f}  AA {aa:.4f}  CN {cn:.4f}  "
@@ -97,13 +100,10 @@ def main(argv: Optional[List[str]] = None) -> dict:
         print(f"{name}: SEAL {100 * s['mean']:.2f} +- {100 * s['std']:.2f} | AA {100 * a['mean']:.2f} +- "
               f"{100 * a['std']:.2f} | CN {100 * c['mean']:.2f} +- {100 * c['std']:.2f} | paper SEAL "
               f"{PAPER[name][0]:.2f} +- {PAPER[name][1]:.2f} ({len(runs)} runs)", flush=True)
-        if args.out is not None:
-            args.out.mkdir(parents=True, exist_ok=True)
-            (args.out / "summary.json").write_text(json.dumps({"args": vars(args), "table": table}, indent=2,
-                                                              default=str))
+        save_summary(args.out, {"args": vars(args), "table": table})
     return table
 
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    main()
+    sys.exit(run_main(main))

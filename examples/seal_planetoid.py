@@ -16,13 +16,15 @@ Usage::
 """
 from __future__ import annotations
 
-import argparse
-import json
+import sys
 import time
 from pathlib import Path
 from typing import List, Optional
 
 import torch
+
+from scalegnn.train import save_summary
+from scalegnn.train.entrypoint import ArgumentParser, nonnegative_int, positive_float, positive_int, run_main
 
 from scalegnn.data import load_dataset
 from scalegnn.linkpred import SEALConfig, random_link_split, train_seal
@@ -30,23 +32,24 @@ from scalegnn.train import summarize
 
 
 def main(argv: Optional[List[str]] = None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="Cora", choices=["Cora", "CiteSeer", "PubMed"])
     p.add_argument("--root", default=None, help="data root (default $SCALEGNN_DATA)")
-    p.add_argument("--num-hops", type=int, default=2)
-    p.add_argument("--max-nodes-per-hop", type=int, default=None)
-    p.add_argument("--epochs", type=int, default=50)
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--num-hops", type=positive_int, default=2)
+    p.add_argument("--max-nodes-per-hop", type=positive_int, default=None)
+    p.add_argument("--epochs", type=positive_int, default=50)
+    p.add_argument("--lr", type=positive_float, default=1e-4)
+    p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--model", default="dgcnn", choices=["dgcnn", "gcn", "gin"])
-    p.add_argument("--runs", type=int, default=1)
+    p.add_argument("--runs", type=positive_int, default=1)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--num-workers", type=int, default=0)
+    p.add_argument("--num-workers", type=nonnegative_int, default=0)
     p.add_argument("--no-features", action="store_true", help="DRNL labels only")
     p.add_argument("--no-valedges-as-input", action="store_true",
                    help="test subgraphs from the training edges only (default: training + validation edges, "
                         "as PyG's RandomLinkSplit gives its test split)")
     p.add_argument("--out", type=Path, default=None, help="run directory (metrics.jsonl, checkpoints)")
+    p.add_argument("--overwrite", action="store_true", help="replace the runs in OUT")
     p.add_argument("--progress", action="store_true")
     args = p.parse_args(argv)
 
@@ -61,7 +64,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
                          use_features=not args.no_features, num_workers=args.num_workers, seed=seed)
         start = time.perf_counter()
         out_dir = args.out / f"run{run}" if args.out is not None else None
-        res = train_seal(split, cfg, x=ds.data.x, out_dir=out_dir, progress=args.progress)
+        res = train_seal(split, cfg, x=ds.data.x, out_dir=out_dir, progress=args.progress, overwrite=args.overwrite)
         res["seconds"] = time.perf_counter() - start
         results.append(res)
         print(f"run {run}: test AUC {res['test_auc']:.4f} (AP {res['test_ap']:.4f}) at epoch {res['best_epoch']}, "
@@ -71,12 +74,10 @@ def main(argv: Optional[List[str]] = None) -> dict:
                    {k: v for k, v in r.items() if k != "config"} for r in results], "config": results[0]["config"]}
     s = summary["test_auc"]
     print(f"{args.dataset}: test AUC {s['mean']:.4f} +- {s['std']:.4f} over {len(results)} run(s)")
-    if args.out is not None:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    save_summary(args.out, summary)
     return summary
 
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
-    main()
+    sys.exit(run_main(main))

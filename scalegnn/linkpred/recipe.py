@@ -66,8 +66,9 @@ def build_model(cfg: SEALConfig, num_features: int, num_nodes: int, max_z: int, 
 
 
 def train_seal(split: LinkSplit, cfg: SEALConfig, *, x: Optional[Tensor] = None, evaluator: Any = None,
-               out_dir: Optional[Union[str, Path]] = None, progress: bool = False) -> Dict[str, Any]:
-    """Train SEAL on ``split`` and return the reported metrics.
+               out_dir: Optional[Union[str, Path]] = None, progress: bool = False,
+               overwrite: bool = False) -> Dict[str, Any]:
+    """Train SEAL on ``split`` and return the reported metrics (``overwrite`` replaces a run in ``out_dir``).
 
     With ``cfg.monitor=None`` (the classic networks' protocol: 90/10 split, no
     validation) the test metrics of the last epoch are reported and only the
@@ -100,14 +101,15 @@ def train_seal(split: LinkSplit, cfg: SEALConfig, *, x: Optional[Tensor] = None,
     else:
         monitor, eval_every = cfg.monitor, cfg.eval_every
     result = Trainer(model, optimizer, task, epochs=cfg.epochs, out_dir=out_dir, monitor=monitor,
-                     eval_every=eval_every, progress=progress).fit()
+                     eval_every=eval_every, progress=progress, overwrite=overwrite).fit()
     return {**result.best, "best_epoch": result.best_epoch, "k": k, "max_z": max_z,
             "config": asdict(cfg)}
 
 
 def run_ogbl(dataset: Any, cfg: SEALConfig, *, runs: int = 1, train_percent: float = 100.0,
              val_percent: float = 100.0, test_percent: float = 100.0, use_valedges_as_input: bool = False,
-             out_dir: Optional[Union[str, Path]] = None, progress: bool = False) -> Dict[str, Any]:
+             out_dir: Optional[Union[str, Path]] = None, progress: bool = False,
+             overwrite: bool = False) -> Dict[str, Any]:
     """SEAL on an ``ogbl-*`` :class:`~scalegnn.data.LoadedDataset`, ``runs`` seeds, scored by OGB's Evaluator.
 
     Returns ``{"runs": [...], "<split>_<metric>": summary}`` with each metric's
@@ -125,7 +127,7 @@ def run_ogbl(dataset: Any, cfg: SEALConfig, *, runs: int = 1, train_percent: flo
                                val_percent=val_percent, test_percent=test_percent, seed=seed)
         run_dir = Path(out_dir) / f"run{run}" if out_dir is not None else None
         res = train_seal(split, replace(cfg, seed=seed), x=getattr(dataset.data, "x", None),
-                         evaluator=dataset.evaluator, out_dir=run_dir, progress=progress)
+                         evaluator=dataset.evaluator, out_dir=run_dir, progress=progress, overwrite=overwrite)
         results.append(res)
     summary: Dict[str, Any] = {"runs": [{k: v for k, v in r.items() if k != "config"} for r in results],
                                "config": results[0]["config"]}
