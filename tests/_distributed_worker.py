@@ -2,10 +2,18 @@
 from __future__ import annotations
 
 import os
+import socket
 import traceback
 from pathlib import Path
 
 import torch
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (for a test's rendezvous)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def train_configs(rank: int, world_size: int, port: int, configs: list, out_dir: str) -> None:

@@ -7,7 +7,6 @@ graph, and the exchanged rows with ``partitioning.communication_volume``.
 """
 from __future__ import annotations
 
-import socket
 from types import SimpleNamespace
 
 import numpy as np
@@ -20,15 +19,9 @@ from partitioning import communication_volume, read_manifest
 from scalegnn.distributed import (DistributedGNN, graph_csr, prepare_partitions, single_process_forward,
                                   training_edge_index)
 
-from _distributed_worker import train_configs
+from _distributed_worker import free_port, train_configs
 
 NUM_NODES, NUM_FEATURES, NUM_CLASSES, HIDDEN, EPOCHS = 307, 11, 3, 8, 3
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def small_dataset(seed: int = 0) -> SimpleNamespace:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,15 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from _distributed_worker import free_port
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = str(REPO / "examples" / "distributed_fullbatch.py")
 TORCHRUN = str(Path(sys.executable).parent / "torchrun")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def env() -> dict:
