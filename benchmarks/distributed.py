@@ -33,7 +33,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "distributed_fullbatch.py"
-METHODS = ("hypergraph", "refined-metis", "metis-volume", "metis", "random")
+METHODS = ("hypergraph", "refined-metis", "balanced-volume", "metis-volume", "metis", "random")
 GRAPHS = {
     "cora": "cora-bundled",
     "arxiv-collab": "arxiv-collab",
@@ -87,55 +87,159 @@ def load_graph(name: str, seed: int = 0):
 
 
 def graph_pattern(name: str):
-    """The trained pattern (rows = targets) without building features, for the volume tables."""
+    """The trained pattern (rows = targets) without building features, cached on disk.
+
+    The products-size graph takes minutes and about 8 GB to generate with its features; its pattern alone
+    (int32 indices) loads in seconds, so each partition job of a split run reads the cached pattern.
+    """
+    import scipy.sparse as sp
+
+    path = cache() / f"pattern-{name}.npz"
+    if path.exists():
+        with np.load(path) as z:
+            indices = z["indices"]
+            return sp.csr_matrix((np.ones(indices.shape[0], dtype=np.int8), indices, z["indptr"]),
+                                 shape=tuple(z["shape"]))
     from scalegnn.distributed import graph_csr, training_edge_index
 
     dataset = load_graph(name)
     n = dataset.data.num_nodes
-    return graph_csr(training_edge_index(dataset.data.edge_index, n), n)
+    csr = graph_csr(training_edge_index(dataset.data.edge_index, n), n)
+    del dataset
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, indptr=csr.indptr.astype(np.int64), indices=csr.indices.astype(np.int32),
+             shape=np.asarray(csr.shape))
+    os.replace(tmp, path)
+    return csr
 
 
-def parts_for(name: str, csr, method: str, k: int, seed: int = 0) -> np.ndarray:
+def _key(name: str, method: str, k: int, seed: int, preset: str, vcycles: int) -> str:
+    """Cache key; the default settings keep the previous session's file names."""
+    extra = "" if (preset, vcycles) == ("deterministic", 0) else f"-{preset}-v{vcycles}"
+    return f"{name}-{method}-k{k}-s{seed}{extra}"
+
+
+def parts_for(name: str, csr, method: str, k: int, seed: int = 0, preset: str = "deterministic",
+              vcycles: int = 0, threads: Optional[int] = None) -> np.ndarray:
     """The partition of ``name`` into ``k`` parts by ``method``, cached on disk with its time."""
     from partitioning import partition_with_info
 
-    path = cache() / f"parts-{name}-{method}-k{k}-s{seed}.npz"
+    path = cache() / f"parts-{_key(name, method, k, seed, preset, vcycles)}.npz"
     if path.exists():
         with np.load(path) as z:
             return z["parts"]
     start = time.perf_counter()
-    result = partition_with_info(csr, k, method=method, seed=seed)
-    np.savez(path, parts=result.parts, seconds=time.perf_counter() - start)
+    result = partition_with_info(csr, k, method=method, seed=seed, preset=preset, vcycles=vcycles,
+                                 threads=threads, progress=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, parts=result.parts, seconds=time.perf_counter() - start,
+             info=json.dumps(result.info, default=float))
+    os.replace(tmp, path)
     return result.parts
 
 
-def partition_seconds(name: str, method: str, k: int, seed: int = 0) -> Optional[float]:
-    path = cache() / f"parts-{name}-{method}-k{k}-s{seed}.npz"
+def partition_seconds(name: str, method: str, k: int, seed: int = 0, preset: str = "deterministic",
+                      vcycles: int = 0) -> Optional[float]:
+    path = cache() / f"parts-{_key(name, method, k, seed, preset, vcycles)}.npz"
     if not path.exists():
         return None
     with np.load(path) as z:
         return float(z["seconds"])
 
 
-# ---------------------------------------------------------------- volume
-def volume_rows(graphs: List[str], parts: List[int], methods: List[str], width: int) -> List[Dict]:
-    from tqdm.auto import tqdm
+def peak_rss_mb() -> float:
+    """This process's peak resident set (``VmHWM``), MB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
+
+def partition_stats(name: str, method: str, k: int, seed: int = 0, preset: str = "deterministic",
+                    vcycles: int = 0, threads: Optional[int] = None, csr=None) -> Dict:
+    """Per-part owned rows, nonzeros, sent / received rows and messages of one partition, cached as JSON.
+
+    Everything the volume table and the cost model need, so a report never reloads a big graph: each
+    (graph, method, k) is computed by its own process (``partition`` subcommand) and a rerun resumes.
+    """
     from partitioning import communication_volume
+
+    path = cache() / f"stats-{_key(name, method, k, seed, preset, vcycles)}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    load_start = os.getloadavg()[0]
+    csr = graph_pattern(name) if csr is None else csr
+    parts = parts_for(name, csr, method, k, seed, preset, vcycles, threads)
+    cv = communication_volume(csr, parts, k)
+    msgs = (cv.matrix > 0).sum(axis=1) + (cv.matrix > 0).sum(axis=0)
+    with np.load(cache() / f"parts-{_key(name, method, k, seed, preset, vcycles)}.npz") as z:
+        info = json.loads(str(z["info"])) if "info" in z.files else {}
+    stats = {"graph": name, "method": method, "k": k, "seed": seed, "preset": preset, "vcycles": vcycles,
+             "threads": threads, "n": int(csr.shape[0]), "nnz": int(csr.nnz),
+             "owned": np.bincount(parts, minlength=k).tolist(),
+             "part_nnz": np.bincount(parts, weights=np.diff(csr.indptr), minlength=k).astype(np.int64).tolist(),
+             "send": np.asarray(cv.send).tolist(), "recv": np.asarray(cv.recv).tolist(), "messages": msgs.tolist(),
+             "rows_total": int(cv.total), "messages_total": int(cv.messages),
+             "partition_s": partition_seconds(name, method, k, seed, preset, vcycles),
+             "peak_rss_mb": peak_rss_mb(), "load_start": load_start, "load_end": os.getloadavg()[0],
+             "info": info, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(stats))
+    os.replace(tmp, path)
+    return stats
+
+
+# ---------------------------------------------------------------- volume
+def volume_row(stats: Dict, width: int) -> Dict:
+    """One row of the volume table from :func:`partition_stats`."""
+    busiest = int(max(np.add(stats["send"], stats["recv"])))
+    return {"graph": stats["graph"], "n": stats["n"], "nnz": stats["nnz"], "method": stats["method"], "k": stats["k"],
+            "rows_total": stats["rows_total"], "rows_busiest": busiest,
+            "bytes_total": stats["rows_total"] * width * 4, "bytes_busiest": busiest * width * 4,
+            "messages_total": stats["messages_total"], "messages_busiest": int(max(stats["messages"])),
+            "partition_s": stats["partition_s"], "peak_rss_mb": stats.get("peak_rss_mb")}
+
+
+def find_stats(name: str, method: str, k: int) -> Optional[Path]:
+    """The cached stats of (name, method, k, seed 0): the deterministic preset's if computed, else another preset's."""
+    path = cache() / f"stats-{_key(name, method, k, 0, 'deterministic', 0)}.json"
+    if path.exists():
+        return path
+    others = sorted(cache().glob(f"stats-{name}-{method}-k{k}-s0-*.json"))
+    return others[0] if others else None
+
+
+def cached_stats(name: str, method: str, k: int, cached_only: bool, csr=None) -> Optional[Dict]:
+    """Stats for a report: a cached file of any preset, else (unless ``cached_only``) computed now."""
+    path = find_stats(name, method, k)
+    if path is not None:
+        return json.loads(path.read_text())
+    return None if cached_only else partition_stats(name, method, k, csr=csr)
+
+
+def method_label(stats: Dict) -> str:
+    extra = [] if stats["preset"] == "deterministic" or stats["method"] in ("metis", "metis-volume", "random") \
+        else [f"{stats['preset']} preset"]
+    extra += [f"{stats['vcycles']} V-cycles"] if stats["vcycles"] else []
+    return stats["method"] + (f" ({', '.join(extra)})" if extra else "")
+
+
+def volume_rows(graphs: List[str], parts: List[int], methods: List[str], width: int,
+                cached_only: bool = False) -> List[Dict]:
+    """Volume rows for every (graph, k, method); ``cached_only`` skips partitions not computed yet."""
+    from tqdm.auto import tqdm
 
     rows = []
     for name in graphs:
-        csr = graph_pattern(name)
+        csr = None
         jobs = [(m, k) for k in parts for m in methods]
         for method, k in tqdm(jobs, desc=f"partitioning {name}", unit="partition"):
-            cv = communication_volume(csr, parts_for(name, csr, method, k), k)
-            busiest = int((cv.send + cv.recv).max())
-            msgs_per_part = (cv.matrix > 0).sum(axis=1) + (cv.matrix > 0).sum(axis=0)
-            rows.append({"graph": name, "n": int(csr.shape[0]), "nnz": int(csr.nnz), "method": method, "k": k,
-                         "rows_total": int(cv.total), "rows_busiest": busiest,
-                         "bytes_total": int(cv.total) * width * 4, "bytes_busiest": busiest * width * 4,
-                         "messages_total": int(cv.messages), "messages_busiest": int(msgs_per_part.max()),
-                         "partition_s": partition_seconds(name, method, k)})
+            if csr is None and not cached_only and find_stats(name, method, k) is None:
+                csr = graph_pattern(name)
+            stats = cached_stats(name, method, k, cached_only, csr)
+            if stats is not None:
+                rows.append({**volume_row(stats, width), "label": method_label(stats)})
     return rows
 
 
@@ -148,7 +252,7 @@ def format_volume(rows: List[Dict], width: int) -> str:
     for r in rows:
         ratio = r["bytes_total"] / base[(r["graph"], r["k"])] if (r["graph"], r["k"]) in base else float("nan")
         sec = "" if r["partition_s"] is None else f"{r['partition_s']:.1f}"
-        out.append(f"| {r['graph']} | {r['k']} | {r['method']} | {r['rows_total']:,} | {r['rows_busiest']:,} | "
+        out.append(f"| {r['graph']} | {r['k']} | {r.get('label', r['method'])} | {r['rows_total']:,} | {r['rows_busiest']:,} | "
                    f"{r['bytes_total'] / 1e6:.2f} | {r['bytes_busiest'] / 1e6:.2f} | {r['messages_total']} | "
                    f"{r['messages_busiest']} | {ratio:.3f} | {sec} |")
     return "\n".join(out)
@@ -329,39 +433,48 @@ def spmm_throughput(csr, width: int) -> Dict[str, float]:
             "gemm_rate": 2 * rows * width * width / statistics.median(gemm)}
 
 
-def project(csr, parts: np.ndarray, k: int, width: int, layers: int, rates: Dict[str, float],
-            bandwidth: float, latency: float, oversubscription: float) -> Dict[str, float]:
+def project(stats: Dict, width: int, layers: int, rates: Dict[str, float], bandwidth: float, latency: float,
+            oversubscription: float) -> Dict[str, float]:
     """Epoch time of bulk-synchronous row-parallel GCN training on ``k`` ranks (see ``format_model``)."""
-    from partitioning import communication_volume
-
-    cv = communication_volume(csr, parts, k)
-    owned = np.bincount(parts, minlength=k)
-    nnz = np.bincount(parts, weights=np.diff(csr.indptr), minlength=k)
-    msgs = (cv.matrix > 0).sum(axis=1) + (cv.matrix > 0).sum(axis=0)
+    k = stats["k"]
+    owned, nnz = np.asarray(stats["owned"], float), np.asarray(stats["part_nnz"], float)
+    send, recv, msgs = (np.asarray(stats[f], float) for f in ("send", "recv", "messages"))
     row_bytes = width * 4
     # per layer: forward SpMM + backward SpMM, forward GEMM + 2 backward GEMMs, on the slowest rank
     compute = (2 * nnz * width / rates["spmm_rate"] + 3 * 2 * owned * width * width / rates["gemm_rate"]).max()
-    busiest = (latency * msgs + (cv.send + cv.recv) * row_bytes / bandwidth).max()
-    network = cv.total * row_bytes / (k * bandwidth / oversubscription)  # all traffic through the shared core
+    busiest = (latency * msgs + (send + recv) * row_bytes / bandwidth).max()
+    network = stats["rows_total"] * row_bytes / (k * bandwidth / oversubscription)  # all traffic through the core
     comm = max(busiest, network)
     return {"compute_s": layers * compute, "busiest_s": 2 * layers * busiest, "network_s": 2 * layers * network,
             "epoch_s": layers * compute + 2 * layers * comm, "decided_by": "busiest rank" if busiest >= network
-            else "total volume"}
+            else "total volume", "nnz_max_over_mean": float(nnz.max() / nnz.mean()),
+            "rows_busiest_over_mean": float((send + recv).max() / max((send + recv).mean(), 1e-12))}
+
+
+def measured_rates(graph: str, width: int) -> Dict[str, float]:
+    """SpMM / GEMM rates on ``graph``'s pattern, measured once per graph and cached with the machine load."""
+    path = cache() / f"rates-{graph}-w{width}.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    rates = {**spmm_throughput(graph_pattern(graph), width), "machine": machine()}
+    path.write_text(json.dumps(rates))
+    return rates
 
 
 def model_rows(graph: str, parts_list: List[int], methods: List[str], width: int, layers: int, bandwidth: float,
-               latency: float, oversubscription: float) -> List[Dict]:
-    from tqdm.auto import tqdm
-
-    csr = graph_pattern(graph)
-    rates = spmm_throughput(csr, width)
+               latency: float, oversubscription: float, cached_only: bool = False) -> List[Dict]:
+    rates = measured_rates(graph, width)
     rows = []
-    for k in tqdm(parts_list, desc=f"cost model {graph}", unit="k"):
+    for k in parts_list:
         for method in methods:
-            p = parts_for(graph, csr, method, k)
+            stats = cached_stats(graph, method, k, cached_only)
+            if stats is None:
+                continue
             for over in (1.0, oversubscription):
-                rows.append({"graph": graph, "k": k, "method": method, "oversubscription": over,
-                             **project(csr, p, k, width, layers, rates, bandwidth, latency, over), **rates})
+                rows.append({"graph": graph, "k": k, "method": method, "label": method_label(stats),
+                             "oversubscription": over,
+                             **project(stats, width, layers, rates, bandwidth, latency, over),
+                             "spmm_rate": rates["spmm_rate"], "gemm_rate": rates["gemm_rate"]})
     return rows
 
 
@@ -374,11 +487,62 @@ def format_model(rows: List[Dict], width: int, layers: int, bandwidth: float, la
            f"max(busiest rank: latency x messages + (send + recv) bytes / NIC bandwidth, all bytes / core bandwidth) with "
            f"NIC bandwidth {bandwidth / 1e9:.1f} GB/s, latency {latency * 1e6:.0f} us, and a core of k NICs' bandwidth "
            "divided by the oversubscription factor. `decided by` says which term set the exchange time.", "",
-           "| k | method | oversubscription | compute s | busiest-rank exchange s | core exchange s | epoch s | decided by |",
-           "|---|---|---|---|---|---|---|---|"]
+           "`nnz max/mean`: the busiest rank's nonzeros over the mean (compute imbalance); `rows max/mean`: the "
+           "busiest rank's sent + received rows over the mean.", "",
+           "| k | method | oversubscription | compute s | busiest-rank exchange s | core exchange s | epoch s | "
+           "decided by | nnz max/mean | rows max/mean |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        out.append(f"| {r['k']} | {r['method']} | {r['oversubscription']:g}:1 | {r['compute_s']:.4f} | "
-                   f"{r['busiest_s']:.4f} | {r['network_s']:.4f} | {r['epoch_s']:.4f} | {r['decided_by']} |")
+        out.append(f"| {r['k']} | {r.get('label', r['method'])} | {r['oversubscription']:g}:1 | {r['compute_s']:.4f} | "
+                   f"{r['busiest_s']:.4f} | {r['network_s']:.4f} | {r['epoch_s']:.4f} | {r['decided_by']} | "
+                   f"{r['nnz_max_over_mean']:.2f} | {r['rows_busiest_over_mean']:.2f} |")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- the 0.8x target
+def parse_config(text: str):
+    """``method:preset:vcycles`` (e.g. ``hypergraph:quality:2``) -> a tuple."""
+    try:
+        method, preset, vcycles = text.split(":")
+        return method, preset, int(vcycles)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected method:preset:vcycles, got {text!r}") from None
+
+
+def target_rows(graph: str, parts: List[int], configs: List, seeds: List[int], threads: Optional[int]) -> List[Dict]:
+    """Total volume of each (method, preset, V-cycles, seed) relative to METIS (edge cut, seed 0) at each k."""
+    rows = []
+    for k in parts:
+        base = partition_stats(graph, "metis", k)["rows_total"]
+        for method, preset, vcycles in configs:
+            for seed in seeds:
+                st = partition_stats(graph, method, k, seed, preset, vcycles, threads)
+                imb = max(st["owned"]) / (st["n"] / k) - 1
+                rows.append({"graph": graph, "k": k, "method": method, "preset": preset, "vcycles": vcycles,
+                             "seed": seed, "rows_total": st["rows_total"], "x_metis": st["rows_total"] / base,
+                             "rows_busiest": int(max(np.add(st["send"], st["recv"]))), "imbalance": imb,
+                             "seconds": st["partition_s"], "threads": st["threads"],
+                             "load": (st["load_start"], st["load_end"])})
+    return rows
+
+
+def format_target(rows: List[Dict]) -> str:
+    out = ["Total rows sent per layer relative to METIS (edge cut, seed 0) at the same k, imbalance bound 0.03 for "
+           "every run (`imbalance` is the largest part's excess over n/k).", "",
+           "| graph | k | method | preset | V-cycles | seed | rows total | x METIS | rows busiest | imbalance | "
+           "threads | partition s | load start/end |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['graph']} | {r['k']} | {r['method']} | {r['preset']} | {r['vcycles']} | {r['seed']} | "
+                   f"{r['rows_total']:,} | {r['x_metis']:.3f} | {r['rows_busiest']:,} | {r['imbalance']:.3f} | "
+                   f"{r['threads'] or 'all'} | {r['seconds']:.1f} | {r['load'][0]:.1f}/{r['load'][1]:.1f} |")
+    best: Dict = {}
+    for r in rows:
+        if r["method"] != "metis":
+            key = (r["graph"], r["k"])
+            best[key] = min(best.get(key, r), r, key=lambda x: x["x_metis"])
+    out += ["", "| graph | k | best x METIS | by |", "|---|---|---|---|"]
+    for (g, k), r in sorted(best.items()):
+        out.append(f"| {g} | {k} | {r['x_metis']:.3f} | {r['method']} {r['preset']} v{r['vcycles']} seed {r['seed']} |")
     return "\n".join(out)
 
 
@@ -423,7 +587,7 @@ def plot(volume: List[Dict], model: List[Dict], path: Path) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("what", choices=["volume", "timing", "memory", "model", "all"])
+    p.add_argument("what", choices=["partition", "volume", "timing", "memory", "model", "target", "all"])
     p.add_argument("--graphs", nargs="+", choices=list(GRAPHS),
                    default=["cora", "arxiv-collab", "powerlaw-arxiv", "synthetic-arxiv"])
     p.add_argument("--parts", nargs="+", type=int, default=[2, 4, 8])
@@ -441,13 +605,35 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--bandwidth", type=float, default=12.5e9, help="NIC bandwidth, bytes/s (100 Gb/s)")
     p.add_argument("--latency", type=float, default=5e-6, help="per-message latency, seconds")
     p.add_argument("--oversubscription", type=float, default=4.0)
+    p.add_argument("--cached-only", action="store_true",
+                   help="volume/model: report only the partitions already computed (by `partition` jobs)")
+    p.add_argument("--preset", default="deterministic", help="partition: Mt-KaHyPar preset")
+    p.add_argument("--vcycles", type=int, default=0, help="partition: Mt-KaHyPar V-cycles")
+    p.add_argument("--threads", type=int, default=None, help="partition/target: Mt-KaHyPar threads (default all)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--configs", nargs="+", type=parse_config,
+                   default=[("hypergraph", "deterministic", 0), ("hypergraph", "quality", 0)],
+                   help="target: method:preset:vcycles entries")
     p.add_argument("--out", default=None, help="write a Markdown report here (and a PNG next to it)")
     args = p.parse_args(argv)
     ranks = args.ranks or [k for k in (1, 2, 4, 8) if k <= (os.cpu_count() or 1)]
     sections = [f"Machine: {machine()}", f"Command: `python -m benchmarks.distributed {' '.join(argv or sys.argv[1:])}`"]
     volume, model = [], []
+    if args.what == "partition":  # one job per (graph, method, k, seed): computes and caches parts and stats
+        for name in args.graphs:
+            for k in args.parts:
+                for method in args.methods:
+                    for seed in args.seeds:
+                        st = partition_stats(name, method, k, seed, args.preset, args.vcycles, args.threads)
+                        print(json.dumps({f: st[f] for f in ("graph", "method", "k", "seed", "preset", "vcycles",
+                                                             "rows_total", "partition_s", "peak_rss_mb")}))
+        return 0
+    if args.what == "target":
+        rows = target_rows(args.model_graph, args.parts, args.configs, args.seeds, args.threads)
+        sections += ["## The 0.8x target", format_target(rows)]
+        print(sections[-1])
     if args.what in ("volume", "all"):
-        volume = volume_rows(args.graphs, args.parts, args.methods, args.width)
+        volume = volume_rows(args.graphs, args.parts, args.methods, args.width, args.cached_only)
         sections += ["## Exchanged volume per layer", format_volume(volume, args.width)]
         print(sections[-1])
     if args.what in ("timing", "all"):
@@ -461,7 +647,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(sections[-1])
     if args.what in ("model", "all"):
         model = model_rows(args.model_graph, args.model_parts, args.model_methods, args.width, 2, args.bandwidth,
-                           args.latency, args.oversubscription)
+                           args.latency, args.oversubscription, args.cached_only)
         sections += ["## Cost model", format_model(model, args.width, 2, args.bandwidth, args.latency)]
         print(sections[-1])
     sections.append(f"Finished: {machine()}")
