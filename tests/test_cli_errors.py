@@ -74,6 +74,40 @@ CLI_MISTAKES = [
     (["--dataset", "Cora", "--root", "{root}"], 1, "Planetoid/Cora/raw"),
     (["--dataset", "ogbn-arxiv", "--root", "{root}"], 1, "OGB/ogbn_arxiv"),
     (["--dataset", "ogbn-papers100M", "--root", "{root}"], 1, "OGB/ogbn_papers100M"),
+    # mini-batch training (--sampler)
+    (["--sampler", "gibbs"], 2, "invalid choice: 'gibbs'"),
+    (["--sampler", "mvs", "--batch-size", "141"], 2, "--batch-size 141 is larger than the 140 training nodes of Cora"),
+    (["--sampler", "mvs", "--batch-size", "0"], 2, "--batch-size: expected an integer >= 1"),
+    (["--batch-size", "32"], 2, "--batch-size does not apply to full-batch training: add --sampler mvs"),
+    (["--fanout", "5", "--history"], 2, "--fanout and --history do not apply to full-batch training"),
+    (["--sampler", "mvs", "--fanout", "0"], 2, "--fanout: expected an integer >= 1, a comma-separated list"),
+    (["--sampler", "mvs", "--fanout", "5,x"], 2, "--fanout: expected an integer >= 1"),
+    (["--sampler", "mvs", "--fanout", "5,5,5"], 2, "--fanout 5,5,5 lists 3 hops, but a 2-layer GCN with history "
+                                                   "samples 1"),
+    (["--sampler", "mvs", "--model", "sage"], 2, "--sampler trains a GCN"),
+    (["--sampler", "mvs", "--option", "norm=\"batch_norm\""], 2, "does not apply with --sampler"),
+    (["--sampler", "mvs", "--compress", "int8"], 2, "--compress does not combine with --sampler"),
+    # compression (--compress)
+    (["--compress", "zip"], 2, "argument --compress: unknown compression spec 'zip'"),
+    (["--compress", "prune:x"], 2, "argument --compress: bad sparsity 'x'"),
+    (["--compress", "int9"], 2, "--compress int9: bits must be in 1..8"),
+    (["--compress", "prune:1.5"], 2, "--compress prune:1.5: sparsity must be in [0, 1)"),
+    (["--compress", "heads:0.5"], 2, "--compress heads:0.5: compression spec 'heads:0.5' matched no layer"),
+    (["--compress", "prune:0.9", "--patience", "5"], 2, "--patience does not combine with --compress prune:0.9"),
+    # link prediction (--task link)
+    (["--task", "graph"], 2, "invalid choice: 'graph'"),
+    (["--task", "link", "--sampler", "mvs"], 2, "--sampler does not apply to --task link"),
+    (["--task", "link", "--compress", "int8"], 2, "--compress is not available with --task link"),
+    (["--task", "link", "--model", "sage"], 2, "--model sage is not a SEAL model"),
+    (["--task", "link", "--weight-decay", "0.1", "--feature-norm", "row"], 2,
+     "--weight-decay and --feature-norm do not apply to --task link"),
+    (["--task", "link", "--fanout", "5"], 2, "--fanout does not apply to --task link"),
+    (["--task", "link", "--plot", "--out", "{root}"], 2, "--plot is not available with --task link yet"),
+    (["--task", "link", "--device", "cuda:0"], 2, "--device cuda:0 is not available with --task link yet"),
+    (["--task", "link", "--num-hops", "0"], 2, "--num-hops: expected an integer >= 1"),
+    (["--model", "dgcnn"], 2, "--model dgcnn is SEAL's link-prediction model: add --task link"),
+    (["--num-hops", "2", "--max-nodes-per-hop", "10"], 2,
+     "--num-hops and --max-nodes-per-hop do not apply to node classification: add --task link"),
 ]
 
 
@@ -98,6 +132,17 @@ def test_graph_level_dataset_is_refused_by_train(capsys, monkeypatch):
                         lambda *a, **k: LoadedDataset(name="MUTAG", task="graph", split={}, num_features=7,
                                                       num_classes=2, metric="acc", graphs=[]))
     assert main(["train", "--quiet", "--dataset", "MUTAG"]) == 2
+    assert "MUTAG is a graph-level dataset" in _one_line_error(capsys)
+
+
+@pytest.mark.parametrize("mode", [["--sampler", "mvs"], ["--task", "link"]], ids=["sampler", "link"])
+def test_graph_level_dataset_is_refused_by_every_mode(mode, capsys, monkeypatch):
+    from scalegnn.data import LoadedDataset
+
+    monkeypatch.setattr("scalegnn.data.load_dataset",
+                        lambda *a, **k: LoadedDataset(name="MUTAG", task="graph", split={}, num_features=7,
+                                                      num_classes=2, metric="acc", graphs=[]))
+    assert main(["train", "--quiet", "--dataset", "MUTAG", *mode]) == 2
     assert "MUTAG is a graph-level dataset" in _one_line_error(capsys)
 
 
