@@ -208,3 +208,178 @@ def test_blogcatalog_node_task(real_data_root):
     nt = _example().blogcatalog_node_task(real_data_root)
     assert nt.data.x.shape == (10312, 64) and nt.data.y.shape == (10312, 39) and nt.metric == "micro_f1"
     assert sum(len(v) for v in nt.split.values()) == 10312
+
+
+def _gcn_forward(model, batch):
+    return model(batch.x, batch.edge_index, batch.edge_weight)
+
+
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_minibatch_node_task_honours_loss_weight(multilabel):
+    """A weighted MVS batch through the generic MiniBatchNodeTask: sum_i w_i l_i, equal to MVSTask's loss."""
+    import torch.nn.functional as F
+
+    from scalegnn.train import MiniBatchNodeTask
+
+    g = torch.Generator().manual_seed(3)
+    n, c = 50, 4
+    ei = torch.randint(0, n, (2, 200), generator=g)
+    y = (torch.rand(n, c, generator=g) < 0.4).float() if multilabel else torch.randint(0, c, (n,), generator=g)
+    if multilabel:
+        y[0, 1] = float("nan")  # an unlabeled entry
+    data = Data(x=torch.randn(n, 6, generator=g), edge_index=ei, y=y)
+    split = {"train": torch.arange(30), "valid": torch.arange(30, 50)}
+    metric = "micro_f1" if multilabel else "acc"
+    loader = MVSLoader(data, split["train"], batch_size=8, num_hops=2, fanout=3, seed=0)
+    loader.update_scores(torch.rand(30, generator=g) + 0.05)  # non-uniform weights
+    batch = loader.sample_batch()
+    assert batch.batch_size > 0 and float(batch.loss_weight.std()) > 0
+    model = GCN(6, 8, 2, c, normalize=False, dropout=0.0)
+    task = MiniBatchNodeTask([batch], data, split, metric="rocauc" if multilabel else "acc",
+                             batch_forward=_gcn_forward)
+    loss, rows = task.batch_loss(model, batch)
+    out = model(batch.x, batch.edge_index, batch.edge_weight)[: batch.batch_size]
+    yb = batch.y[: batch.batch_size]
+    if multilabel:
+        lab = ~torch.isnan(yb)
+        terms = F.binary_cross_entropy_with_logits(out, torch.nan_to_num(yb), reduction="none")
+        per_node = torch.stack([terms[i][lab[i]].mean() for i in range(batch.batch_size)])
+    else:
+        per_node = torch.stack([F.cross_entropy(out[i:i + 1], yb[i:i + 1]) for i in range(batch.batch_size)])
+    direct = float((batch.loss_weight.double() * per_node.detach().double()).sum())
+    assert rows == batch.batch_size and float(loss) == pytest.approx(direct, rel=1e-6)
+    # unweighted mean is not what it computes (the weights differ)
+    assert abs(float(loss) - float(per_node.mean())) > 1e-4
+    mvs = MVSTask(loader, split, metric=metric, history=False)
+    assert float(mvs.batch_loss(model, batch)) == pytest.approx(float(loss), rel=1e-6)
+    # train_epoch takes exactly this loss's gradient step
+    ref = [p.detach().clone() for p in model.parameters()]
+    grads = torch.autograd.grad(task.batch_loss(model, batch)[0], list(model.parameters()))
+    epoch_loss = task.train_epoch(model, torch.optim.SGD(model.parameters(), lr=0.5))
+    assert epoch_loss == pytest.approx(direct, rel=1e-6)
+    for p0, gr, p1 in zip(ref, grads, model.parameters()):
+        assert torch.allclose(p0 - 0.5 * gr, p1, atol=1e-6)
+
+
+def test_minibatch_node_task_rejects_bad_loss_weight():
+    from scalegnn.train import MiniBatchNodeTask
+
+    data, split = cora()
+    loader = MVSLoader(data, split["train"], batch_size=20, seed=0)
+    batch = loader.sample_batch()
+    task = MiniBatchNodeTask([batch], data, split, batch_forward=_gcn_forward)
+    model = GCN(data.num_features, 8, 2, 7, normalize=False)
+    for bad, err, match in [(batch.loss_weight[:-1], ValueError, "loss rows"),
+                            (-batch.loss_weight, ValueError, ">= 0"),
+                            (batch.loss_weight * float("nan"), ValueError, "finite"),
+                            (torch.ones(batch.batch_size, dtype=torch.long), TypeError, "floating")]:
+        b = batch.clone()
+        b.loss_weight = bad
+        with pytest.raises(err, match=match):
+            task.batch_loss(model, b)
+
+
+def test_loader_scores_bad_input_and_all_zero():
+    data, split = cora()
+    loader = MVSLoader(data, split["train"], batch_size=20, seed=0)
+    n = split["train"].numel()
+    bad = torch.ones(n)
+    bad[3] = -1.0
+    with pytest.raises(ValueError, match=">= 0"):
+        loader.update_scores(bad)
+    bad[3] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        loader.update_scores(bad)
+    with pytest.raises(ValueError, match="140 training nodes"):
+        loader.update_scores(torch.ones(n + 1))
+    # all-zero scores (every training node fitted exactly): documented fallback to uniform sampling
+    with pytest.warns(RuntimeWarning, match="all node scores are zero"):
+        p = loader.update_scores(torch.zeros(n))
+    assert torch.allclose(p, torch.full((n,), 20 / n, dtype=torch.float64))
+    batch = loader.sample_batch()
+    assert torch.allclose(batch.loss_weight, torch.full((batch.batch_size,), 1 / 20))
+
+
+def test_batch_size_equal_to_train_set_takes_every_node():
+    data, split = cora()
+    n = split["train"].numel()
+    loader = MVSLoader(data, split["train"], batch_size=n, seed=0)
+    loader.update_scores(torch.rand(n) + 0.1)
+    batch = loader.sample_batch()
+    assert batch.batch_size == n and torch.equal(batch.n_id[:n].sort().values, split["train"].sort().values)
+    assert torch.allclose(batch.loss_weight, torch.full((n,), 1 / n))  # the exact mean loss
+
+
+def test_snapshot_of_a_diverged_model_is_a_clear_error():
+    data, split = cora()
+    loader = MVSLoader(data, split["train"], batch_size=20, num_hops=1, seed=0)
+    task = MVSTask(loader, split)
+    model = GCN(data.num_features, 8, 2, 7, normalize=False)
+    with torch.no_grad():
+        model.convs[1].lin.weight[0, 0] = float("nan")
+    with pytest.raises(ValueError, match="not finite.*diverged"):
+        task.snapshot(model)
+
+
+def test_isolated_seeds_without_history_are_exact():
+    """Isolated training nodes as seeds of a 2-hop sampled batch: their aggregation is the self-loop only."""
+    g = torch.Generator().manual_seed(1)
+    n = 30
+    ei = torch.randint(0, 20, (2, 60), generator=g)  # nodes 20..29 are isolated
+    ei = torch.cat([ei, ei.flip(0)], 1)
+    y = torch.randint(0, 3, (n,), generator=g)
+    data = Data(x=torch.randn(n, 4, generator=g), edge_index=ei, y=y)
+    split = {"train": torch.arange(20, 30), "valid": torch.arange(0, 20)}
+    loader = MVSLoader(data, split["train"], batch_size=10, num_hops=2, fanout=2, seed=0)
+    task = MVSTask(loader, split, history=False)
+    model = GCN(4, 8, 2, 3, normalize=False).eval()
+    task.snapshot(model)  # scores of isolated nodes are finite and positive
+    assert bool((loader.sampler.scores > 0).all()) and bool(torch.isfinite(loader.sampler.scores).all())
+    batch = loader.sample_batch()
+    assert batch.num_nodes == batch.batch_size == 10  # no neighbours were added
+    exact, _, _ = task.exact_forward(model)
+    assert torch.allclose(task.batch_forward(model, batch), exact[batch.n_id], atol=1e-5)
+
+
+@pytest.mark.parametrize("history", [True, False])
+def test_batch_score_refresh_equals_exact_scores(history):
+    """With the weights unchanged (lr 0, no dropout) and an exact batch, the refreshed seed scores are the
+    snapshot's closed-form scores; other nodes keep theirs; probabilities still sum to the batch size."""
+    data, split = cora()
+    loader = MVSLoader(data, split["train"], batch_size=20, num_hops=1 if history else 2,
+                       fanout=None, seed=0)
+    task = MVSTask(loader, split, history=history, snapshot_every=100)
+    model = GCN(data.num_features, 16, 2, 7, normalize=False, dropout=0.0)
+    torch.optim.Adam(model.parameters(), lr=0.01)
+    task.snapshot(model)
+    exact = loader.sampler.scores.clone()
+    loader.update_scores(torch.ones(140))
+    task.step(model, torch.optim.SGD(model.parameters(), lr=0.0))
+    pos = loader.sampler.last_positions
+    assert pos.numel() > 0
+    assert torch.allclose(loader.sampler.scores[pos], exact[pos], rtol=1e-4)
+    rest = torch.ones(140, dtype=torch.bool)
+    rest[pos] = False
+    assert bool((loader.sampler.scores[rest] == 1).all())
+    assert abs(float(loader.sampler.probs.sum()) - 20) < 1e-6
+    off = MVSTask(MVSLoader(data, split["train"], batch_size=20, num_hops=1, seed=0), split, refresh_scores=False,
+                  snapshot_every=100)
+    off.snapshot(model)
+    before = off.loader.sampler.scores.clone()
+    off.step(model, torch.optim.SGD(model.parameters(), lr=0.0))
+    assert torch.equal(off.loader.sampler.scores, before)
+
+
+def test_sampler_refresh_bad_input():
+    from scalegnn.sampling import MVSampler
+
+    sampler = MVSampler(torch.arange(10), 3)
+    sampler.update_scores(torch.ones(10))
+    with pytest.raises(ValueError, match="2 positions but 1 scores"):
+        sampler.refresh(torch.tensor([0, 1]), torch.ones(1))
+    with pytest.raises(ValueError, match="index the 10"):
+        sampler.refresh(torch.tensor([10]), torch.ones(1))
+    with pytest.raises(ValueError, match=">= 0"):
+        sampler.refresh(torch.tensor([1]), torch.tensor([-1.0]))
+    p = sampler.refresh(torch.tensor([2]), torch.tensor([5.0]))
+    assert float(p[2]) > float(p[0]) and abs(float(p.sum()) - 3) < 1e-9

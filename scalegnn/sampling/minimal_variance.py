@@ -190,6 +190,7 @@ class MVSampler:
         self.generator = generator
         self.scores: Optional[Tensor] = None
         self.probs = torch.full((n,), self.batch_size / n, dtype=torch.float64)
+        self.last_positions = torch.zeros(0, dtype=torch.long)  # positions (in train_ids) of the last sample
 
     @property
     def num_train(self) -> int:
@@ -201,6 +202,28 @@ class MVSampler:
         if s.numel() != self.num_train:
             raise ValueError(f"scores has {s.numel()} entries but the sampler has {self.num_train} training nodes")
         self.scores = s.cpu()
+        return self._recompute()
+
+    def refresh(self, positions: Tensor, scores: Tensor) -> Tensor:
+        """Replace the scores at ``positions`` (indices into ``train_ids``, e.g. :attr:`last_positions`).
+
+        Used to refresh the scores of the nodes of each mini-batch from that batch's own forward pass
+        (free: the closed-form gradient norms need only the batch's outputs), so the nodes MVS samples
+        most often, whose scores change fastest as they get fit, do not wait for the next snapshot.
+        Returns the new probabilities. Before any :meth:`update_scores` it does nothing.
+        """
+        check_tensor(positions, "positions", dims=(1,), integer=True)
+        s = _check_scores(scores)
+        if s.numel() != positions.numel():
+            raise ValueError(f"{positions.numel()} positions but {s.numel()} scores")
+        if positions.numel() and (int(positions.min()) < 0 or int(positions.max()) >= self.num_train):
+            raise ValueError(f"positions must index the {self.num_train} training nodes")
+        if self.scores is None:
+            return self.probs
+        self.scores[positions.cpu().long()] = s.cpu()
+        return self._recompute()
+
+    def _recompute(self) -> Tensor:
         if self.mode == "uniform":
             return self.probs
         floored = self.scores + self.score_floor * self.scores.mean()
@@ -219,6 +242,7 @@ class MVSampler:
         sample is a valid draw of the unbiased estimator (its estimate is 0).
         """
         pos = poisson_sample(self.probs, self.generator)
+        self.last_positions = pos
         weight = 1.0 / (self.num_train * self.probs[pos])
         return self.train_ids[pos], weight.to(torch.float32)
 

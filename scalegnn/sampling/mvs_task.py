@@ -115,6 +115,11 @@ class MVSTask:
         snapshot_every (int, optional): mini-batch steps between snapshots (default: one epoch,
             ``len(loader)``).
         evaluator: an ``ogb`` Evaluator for ``'acc'``, if any.
+        refresh_scores (bool): with ``sampler='mvs'``, also refresh the scores of each
+            mini-batch's seeds from that batch's forward pass (the same closed form on the
+            batch's outputs, no extra pass), between snapshots. Scores taken ``K/2`` steps
+            earlier lose most of MVS's variance cut early in training, when the nodes MVS
+            favours are being fit fastest (``benchmarks/results/sampling.md``). (default: ``True``)
 
     ``train_epoch`` runs ``len(loader)`` steps; ``evaluate`` returns
     ``{split}_{metric}`` of an exact full-graph forward pass. :attr:`steps`
@@ -130,6 +135,7 @@ class MVSTask:
         history_device: Any = "cpu",
         snapshot_every: Optional[int] = None,
         evaluator: Optional[Any] = None,
+        refresh_scores: bool = True,
     ) -> None:
         if not isinstance(loader, MVSLoader):
             raise TypeError(f"loader must be an MVSLoader, got {type(loader).__name__}")
@@ -152,7 +158,9 @@ class MVSTask:
         self.history_device = history_device
         self.snapshot_every = (len(loader) if snapshot_every is None
                                else check_int(snapshot_every, "snapshot_every", min_value=1))
+        self.refresh_scores = bool(refresh_scores)
         self.history: Optional[HistoryEmbedding] = None
+        self._last_agg: Optional[Tensor] = None  # the seeds' output-layer input in the last batch_forward
         self.steps = 0
         self.snapshots = 0
         self._since_snapshot: Optional[int] = None
@@ -199,7 +207,17 @@ class MVSTask:
         """Outputs of the batch's seed nodes (``[batch.batch_size, C]``)."""
         self._check(model)
         if not self.use_history:
-            return model(batch.x, batch.edge_index, batch.edge_weight)[: batch.batch_size]
+            captured: List[Tensor] = []
+            hook = model.convs[-1].register_forward_pre_hook(lambda _m, args: captured.append(args[0].detach()))
+            try:
+                out = model(batch.x, batch.edge_index, batch.edge_weight)[: batch.batch_size]
+            finally:
+                hook.remove()
+            h, ei, ew = captured[0], batch.edge_index.to(out.device), batch.edge_weight.to(out.device)
+            keep = ei[1] < batch.batch_size
+            self._last_agg = torch.zeros(batch.batch_size, h.size(1), dtype=h.dtype, device=h.device).index_add_(
+                0, ei[1][keep], h[ei[0][keep]] * ew[keep].to(h.dtype).unsqueeze(-1))
+            return out
         if self.history is None:
             raise RuntimeError("no history yet: call snapshot(model) first")
         device = self._device(model)
@@ -211,6 +229,7 @@ class MVSTask:
             rows = batch.batch_size if i == num_layers - 1 else h.size(0)
             agg = control_variate_aggregate(h, h_hist, agg_hist, ei, ew, num_targets=rows)
             h = _post(model, i, _linear(conv, agg))
+        self._last_agg = agg.detach()
         return h
 
     # ---------------------------------------------------------------- snapshot
@@ -222,6 +241,9 @@ class MVSTask:
         model.eval()
         logits, inputs, aggs = self.exact_forward(model)
         model.train(was_training)
+        if not bool(torch.isfinite(logits).all()):
+            raise ValueError(f"the model's outputs are not finite (NaN or inf) at snapshot {self.snapshots} "
+                             f"(step {self.steps}): training has diverged; lower the learning rate")
         if self.use_history:
             if self.history is None:
                 self.history = HistoryEmbedding(self.data.num_nodes, self.history_device)
@@ -247,7 +269,19 @@ class MVSTask:
         r"""The unbiased estimate :math:`\sum_{i<B} w_i \ell_i` of the mean training loss."""
         out = self.batch_forward(model, batch)
         y = batch.y[: batch.batch_size].to(out.device)
+        self._last_out = out.detach()
         return (batch.loss_weight.to(out.device) * self.node_losses(out, y)).sum()
+
+    def _refresh_batch_scores(self, model: torch.nn.Module, batch: Any) -> None:
+        """New scores for the last batch's seeds from its own outputs (see ``refresh_scores``)."""
+        sampler = self.loader.sampler
+        if not self.refresh_scores or sampler.mode != "mvs" or sampler.scores is None:
+            return
+        y = batch.y[: batch.batch_size].to(self._last_out.device)
+        scores = output_gradient_norms(self._last_out, y, self._last_agg, "bce" if self.multilabel else "ce",
+                                       bias=model.convs[-1].bias is not None)
+        if bool(torch.isfinite(scores).all()):
+            sampler.refresh(sampler.last_positions, scores.cpu())
 
     def full_loss(self, model: torch.nn.Module) -> Tensor:
         """The exact mean training loss (full graph), differentiable."""
@@ -271,6 +305,7 @@ class MVSTask:
         loss = self.batch_loss(model, batch)
         loss.backward()
         optimizer.step()
+        self._refresh_batch_scores(model, batch)
         return float(loss.detach())
 
     def train_epoch(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> float:

@@ -52,6 +52,29 @@ def supervised_loss(out: Tensor, y: Tensor, metric: str) -> Tensor:
     return F.cross_entropy(out, y.view(-1).long())
 
 
+def per_node_loss(out: Tensor, y: Tensor, metric: str) -> Tensor:
+    """``[n]`` losses, one per row: cross-entropy, or the mean BCE-with-logits over the row's labeled entries."""
+    if _is_multilabel(y, metric):
+        target = y.to(out.dtype).view_as(out)
+        labeled = ~torch.isnan(target)
+        terms = F.binary_cross_entropy_with_logits(out, torch.nan_to_num(target), reduction="none")
+        return (terms * labeled).sum(1) / labeled.sum(1).clamp(min=1)
+    return F.cross_entropy(out, y.view(-1).long(), reduction="none")
+
+
+def _check_loss_weight(weight: Any, num_rows: int) -> Tensor:
+    if not isinstance(weight, Tensor) or not torch.is_floating_point(weight):
+        raise TypeError(f"batch.loss_weight must be a floating-point tensor, got {type(weight).__name__}"
+                        + (f" of dtype {weight.dtype}" if isinstance(weight, Tensor) else ""))
+    weight = weight.reshape(-1)
+    if weight.numel() != num_rows:
+        raise ValueError(f"batch.loss_weight has {weight.numel()} entries but the batch has {num_rows} loss rows "
+                         "(one weight per seed node)")
+    if not bool(torch.isfinite(weight).all()) or bool((weight < 0).any()):
+        raise ValueError("batch.loss_weight must be finite and >= 0")
+    return weight
+
+
 def _default_forward(model: torch.nn.Module, data: Any) -> Any:
     return model(data.x, data.edge_index)
 
@@ -114,8 +137,16 @@ class MiniBatchNodeTask(NodeClassificationTask):
     Each batch from ``loader`` is a PyG ``Data``; the loss is taken on its
     first ``batch.batch_size`` nodes (seed nodes, as PyG's ``NeighborLoader``
     yields them), else on ``batch.train_mask``, else on all its nodes.
-    ``batch_forward(model, batch)`` defaults to ``model(batch.x, batch.edge_index)``;
-    a batch may carry ``loss_weight`` (per seed node) for importance-sampled losses.
+    ``batch_forward(model, batch)`` defaults to ``model(batch.x, batch.edge_index)``.
+
+    A batch may carry ``loss_weight``, one weight per loss row (per seed node),
+    for importance-sampled losses such as minimal-variance sampling's
+    :math:`w_i = 1/(n p_i)` (Cong et al., "Minimal Variance Sampling with
+    Provable Guarantees for Fast Training of Graph Neural Networks", KDD 2020;
+    :class:`scalegnn.sampling.MVSLoader` batches carry them). The loss is then
+    :math:`\sum_i w_i \ell_i`, :math:`\ell_i` the node's own loss
+    (cross-entropy, or for multi-label targets the mean BCE over its labeled
+    entries), instead of the mean over the rows. See :meth:`batch_loss`.
     """
 
     def __init__(
@@ -132,27 +163,45 @@ class MiniBatchNodeTask(NodeClassificationTask):
         self.loader = loader
         self.batch_forward = batch_forward or _default_forward
 
+    def batch_loss(self, model: torch.nn.Module, batch: Any) -> Tuple[Optional[Tensor], int]:
+        """``(loss, number of loss rows)`` of one batch; ``(None, 0)`` when it has no loss rows.
+
+        Rows: the first ``batch.batch_size`` nodes, else ``batch.train_mask``, else
+        all. Without ``batch.loss_weight`` the loss is the mean over the rows
+        (:func:`supervised_loss`); with it, :math:`\sum_i w_i \ell_i` over the rows
+        (see the class docstring). The model's auxiliary loss is added.
+        """
+        out, aux = _unpack(self.batch_forward(model, batch))
+        if getattr(batch, "batch_size", None) is not None:
+            rows = torch.arange(batch.batch_size, device=out.device)
+        elif getattr(batch, "train_mask", None) is not None:
+            rows = batch.train_mask.nonzero().view(-1)
+        else:
+            rows = torch.arange(out.size(0), device=out.device)
+        if rows.numel() == 0:
+            return None, 0
+        weight = getattr(batch, "loss_weight", None)
+        if weight is None:
+            loss = supervised_loss(out[rows], batch.y[rows], self.metric)
+        else:
+            weight = _check_loss_weight(weight, rows.numel()).to(out.device, out.dtype)
+            loss = (weight * per_node_loss(out[rows], batch.y[rows], self.metric)).sum()
+        if aux is not None:
+            loss = loss + aux
+        return loss, rows.numel()
+
     def train_epoch(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> float:
         model.train()
         total, count = 0.0, 0
         for batch in self.loader:
             optimizer.zero_grad()
-            out, aux = _unpack(self.batch_forward(model, batch))
-            if getattr(batch, "batch_size", None) is not None:
-                rows = torch.arange(batch.batch_size, device=out.device)
-            elif getattr(batch, "train_mask", None) is not None:
-                rows = batch.train_mask.nonzero().view(-1)
-            else:
-                rows = torch.arange(out.size(0), device=out.device)
-            if rows.numel() == 0:
+            loss, num_rows = self.batch_loss(model, batch)
+            if num_rows == 0:
                 continue
-            loss = supervised_loss(out[rows], batch.y[rows], self.metric)
-            if aux is not None:
-                loss = loss + aux
             loss.backward()
             optimizer.step()
-            total += float(loss.detach()) * rows.numel()
-            count += rows.numel()
+            total += float(loss.detach()) * num_rows
+            count += num_rows
         if count == 0:
             raise ValueError("the loader yielded no training nodes in this epoch")
         return total / count
