@@ -191,3 +191,16 @@ def test_chunked_extraction_equals_one_pass():
     chunked = extract_enclosing_subgraphs(ei, pairs, 2, map_budget=50 * 4)  # 4 pairs per chunk
     for key in ("edge_index", "batch", "ptr", "node_id", "z", "hop"):
         assert torch.equal(getattr(whole, key), getattr(chunked, key)), key
+
+
+def test_duplicate_edges_and_self_loops_are_kept_like_the_reference():
+    """The per-hop sparse products deduplicate node sets only: repeated edges and self-loops stay in the subgraph."""
+    ei = random_graph(30, 70, 5)
+    extra = torch.tensor([[0, 1, 2, 2], [1, 0, 2, 2]])  # a repeated edge (both directions) and a doubled self-loop
+    ei = torch.cat([ei, extra], dim=1)
+    pairs = torch.tensor([[0, 1], [2, 5], [1, 2]])
+    batch = extract_enclosing_subgraphs(ei, pairs, 2, remove_target=torch.tensor([False, False, True]))
+    for i, (s, t) in enumerate(pairs.tolist()):
+        _, hop, edges, z = unpack(batch, i)
+        ref_hop, ref_edges, ref_z = reference_subgraph(ei, 30, s, t, 2, i == 2)
+        assert hop == ref_hop and edges == ref_edges and z == ref_z

@@ -18,14 +18,16 @@ with :math:`d`, so one-hot or embedding tables stay small.
 
 :func:`drnl_labels` labels one subgraph; :func:`drnl_labels_batched` labels
 every subgraph of a mini-batch (disjoint union) in one pass: two multi-source
-breadth-first searches over the batch's CSR, one from all first targets with
-all second targets blocked and one the other way round, so the cost is
-:math:`O(|E_{batch}|)` whatever the number of subgraphs.
+breadth-first searches over the batch's CSR (in compiled code, SciPy's
+``breadth_first_order`` from a virtual super-source), one from all first
+targets with all second targets blocked and one the other way round, so the
+cost is :math:`O(|E_{batch}|)` whatever the number of subgraphs.
 """
 from __future__ import annotations
 
 from typing import Optional
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -91,13 +93,72 @@ def csr_from_sorted_rows(row: Tensor, col: Tensor, num_nodes: int):
     return rowptr, col
 
 
-def _labels(rowptr: Tensor, col: Tensor, src: Tensor, dst: Tensor) -> Tensor:
-    dist_src = bfs_distances(rowptr, col, src, blocked=dst)
-    dist_dst = bfs_distances(rowptr, col, dst, blocked=src)
+def _bfs_depth(indptr: np.ndarray, indices: np.ndarray, sources: np.ndarray, blocked: np.ndarray,
+               num_nodes: int, buf: np.ndarray, ones: np.ndarray) -> np.ndarray:
+    """Hop distance of every node from the nearest of ``sources``, never passing through ``blocked``; -1 if unreachable.
+
+    One breadth-first search in compiled code (``scipy.sparse.csgraph.breadth_first_order``)
+    over the whole batch: a virtual super-source (node ``num_nodes``) points to
+    every source, and each blocked node's out-edges are turned into self-loops so
+    the search may reach it but never leaves it. ``buf`` (``indices`` followed by
+    ``len(sources)`` free slots) is edited for the search and restored after it.
+    The depths follow from the FIFO order's level blocks (binary searches over
+    the parents' positions).
+    """
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import breadth_first_order
+
+    num_edges = indices.size
+    buf[num_edges:] = sources
+    b_start = indptr[blocked]
+    b_deg = indptr[blocked + 1] - b_start
+    b_pos = _np_ranges(b_start, b_deg)
+    buf[b_pos] = np.repeat(blocked, b_deg)
+    ptr = np.empty(num_nodes + 2, dtype=indptr.dtype)
+    ptr[:-1] = indptr
+    ptr[-1] = indptr[-1] + sources.size
+    graph = csr_matrix((ones, buf, ptr), shape=(num_nodes + 1, num_nodes + 1))
+    order, pred = breadth_first_order(graph, num_nodes, directed=True, return_predecessors=True)
+    # FIFO order: the parents' positions are non-decreasing along it, so each BFS level is one
+    # contiguous block whose end is found by a binary search over the parents' positions
+    pos = np.empty(num_nodes + 1, dtype=np.int64)
+    pos[order] = np.arange(order.size)
+    parent_pos = pos[pred[order[1:]]]
+    bounds = [0, 1]
+    while bounds[-1] < order.size:
+        bounds.append(1 + int(np.searchsorted(parent_pos, bounds[-1], side="left")))
+    depth = np.full(num_nodes + 1, -1, dtype=np.int64)
+    depth[order] = np.repeat(np.arange(-1, len(bounds) - 2), np.diff(bounds))  # sources at 0
+    buf[b_pos] = indices[b_pos]
+    return depth[:num_nodes]
+
+
+def _np_ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """``concatenate([arange(s, s + c) ...])`` in numpy."""
+    total = int(count.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offset = np.repeat(start.astype(np.int64) - (np.cumsum(count) - count), count)
+    return np.arange(total, dtype=np.int64) + offset
+
+
+def _labels_np(indptr: np.ndarray, indices: np.ndarray, src: np.ndarray, dst: np.ndarray,
+               num_nodes: int) -> Tensor:
+    """DRNL labels of a batch given as CSR arrays (``src``/``dst``: each subgraph's targets)."""
+    ones = np.ones(indices.size + src.size, dtype=np.float64)
+    buf = np.empty(indices.size + src.size, dtype=indices.dtype)
+    buf[:indices.size] = indices
+    dist_src = torch.from_numpy(_bfs_depth(indptr, indices, src, dst, num_nodes, buf, ones))
+    dist_dst = torch.from_numpy(_bfs_depth(indptr, indices, dst, src, num_nodes, buf, ones))
     z = drnl_hash(dist_src, dist_dst)
-    z[src] = 1
-    z[dst] = 1
+    z[torch.from_numpy(src)] = 1
+    z[torch.from_numpy(dst)] = 1
     return z
+
+
+def _labels(rowptr: Tensor, col: Tensor, src: Tensor, dst: Tensor) -> Tensor:
+    n = rowptr.numel() - 1
+    return _labels_np(rowptr.numpy(), col.numpy(), src.numpy(), dst.numpy(), n)
 
 
 def drnl_labels_batched(edge_index: Tensor, src: Tensor, dst: Tensor, num_nodes: int) -> Tensor:

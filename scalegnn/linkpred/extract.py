@@ -7,16 +7,19 @@ by :math:`\{i : d(i, x) \le h \text{ or } d(i, y) \le h\}`, with every node
 labeled by DRNL (:mod:`scalegnn.linkpred.drnl`).
 
 :func:`extract_enclosing_subgraphs` builds the subgraphs of a whole batch of
-pairs without a Python loop over pairs. Every visited node is a key
-``pair_id * N + node``; one hop expands the current frontier of *all* pairs
-through the CSR graph in a single gather, deduplicates with ``torch.unique``,
-drops keys already visited (``searchsorted`` against the sorted visited
-keys) and, optionally, samples each pair's new nodes (the *fringe*) down to
-``ratio_per_hop`` of them and at most ``max_nodes_per_hop``, as the authors'
-reference code does. The induced edges are found the same way: the neighbours
-of every subgraph node, kept when their key is a node of the same subgraph.
-The cost is the sum of the degrees of the visited nodes, and memory is set by
-the batch, not by the number of links.
+pairs without a Python loop over pairs, each heavy step one call into compiled
+(SciPy sparse) code over the whole batch. Every visited node is a key
+``pair_id * N + node`` marked in a dense map of the chunk's keys. One hop is a
+boolean sparse product ``frontier @ A`` (``frontier``: one row per pair), which
+gathers and deduplicates every pair's neighbours at once; keys already visited
+are dropped and, optionally, each pair's new nodes (the *fringe*) are sampled
+down to ``ratio_per_hop`` of them and at most ``max_nodes_per_hop``, as the
+authors' reference code does. The induced edges come from one row gather
+``A[nodes]`` of all the batch's subgraph nodes: each neighbour is looked up in
+the map (the global-to-local map of the batch, holding batch positions) and the
+misses are compacted away in one pass. DRNL labels the whole block-diagonal
+batch with two breadth-first searches. The cost is the sum of the degrees of
+the visited nodes, and memory is set by the batch, not by the number of links.
 
 For a positive *training* pair the target edge is part of the observed graph;
 ``remove_target=True`` removes it from that pair's subgraph (both
@@ -27,13 +30,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Union
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 from torch import Tensor
 from torch_geometric.data import Batch
 
 from scalegnn.data.validate import check_float, check_int, validate_edge_index
 from scalegnn.linkpred._ranges import concat_ranges
-from scalegnn.linkpred.drnl import _labels, csr_from_sorted_rows
+from scalegnn.linkpred.drnl import _labels_np, _np_ranges
 
 __all__ = ["CSRGraph", "extract_enclosing_subgraphs", "check_pairs"]
 
@@ -60,6 +65,17 @@ class CSRGraph:
 
     def degree(self) -> Tensor:
         return self.rowptr[1:] - self.rowptr[:-1]
+
+    def scipy(self) -> sp.csr_matrix:
+        """The same graph as a boolean ``scipy.sparse.csr_matrix`` (built once, then cached)."""
+        cached = self.__dict__.get("_scipy")
+        if cached is None:
+            big = max(self.num_nodes, self.num_edges) >= 2 ** 31
+            idx = np.int64 if big else np.int32
+            cached = sp.csr_matrix((np.ones(self.num_edges, dtype=bool), self.col.numpy().astype(idx),
+                                    self.rowptr.numpy().astype(idx)), shape=(self.num_nodes, self.num_nodes))
+            self.__dict__["_scipy"] = cached
+        return cached
 
     @classmethod
     def from_edge_index(cls, edge_index: Tensor, num_nodes: Optional[int] = None) -> "CSRGraph":
@@ -220,71 +236,85 @@ def _extract_chunk(csr: CSRGraph, pairs: Tensor, remove_mask: Tensor, num_hops: 
                    generator: Optional[torch.Generator], labels: bool, slot: Tensor):
     """Subgraphs of one chunk of pairs; ``slot`` is an all ``-1`` map of at least ``len(pairs) * N`` entries.
 
-    ``slot[pair * N + node]`` holds the node's position in the batch while the
-    chunk is built (a dense hash of the visited keys); it is reset to ``-1``
-    before returning.
+    ``slot[pair * N + node]`` marks the visited keys while the node sets grow and
+    then holds each node's position in the batch (the global-to-local map of
+    the chunk); it is reset to ``-1`` before returning. The heavy steps are
+    single calls into compiled code over the whole chunk: a sparse product
+    ``frontier @ A`` per hop (gathers and deduplicates every pair's next hop),
+    one row gather ``A[nodes]`` for the induced edges, one lookup of all their
+    endpoints in ``slot``, and two breadth-first searches for DRNL.
     """
-    rowptr, col = csr.rowptr, csr.col
+    A = csr.scipy()
     n = csr.num_nodes
     num_pairs = pairs.size(0)
-    src, dst = pairs[:, 0], pairs[:, 1]
-    pid = torch.arange(num_pairs)
+    slot_np = slot.numpy()
+    kdt = np.int32 if slot_np.size < 2 ** 31 else np.int64
+    pr = pairs.numpy().astype(kdt)
+    src, dst = pr[:, 0], pr[:, 1]
+    base = np.arange(num_pairs, dtype=kdt) * kdt(n)
 
-    # ---- node sets: hop-by-hop frontier expansion over all pairs at once
-    frontier = torch.cat([pid * n + src, pid * n + dst])
-    slot[frontier] = 0  # visited marker (positions are assigned later)
-    hop_keys, hop_of = [frontier], [torch.zeros(frontier.numel(), dtype=torch.long)]
+    # ---- node sets: hop-by-hop frontier expansion of all pairs at once (a sparse product per hop)
+    frontier = np.sort(np.concatenate([base + src, base + dst]))
+    slot_np[frontier] = 0  # visited marker (positions are assigned later)
+    hop_keys, hop_of = [frontier], [np.zeros(frontier.size, dtype=np.int64)]
     for h in range(1, num_hops + 1):
-        f_node = frontier % n
-        start = rowptr[f_node]
-        deg = rowptr[f_node + 1] - start
-        cand = torch.repeat_interleave(frontier - f_node, deg) + col[concat_ranges(start, deg)]
-        cand = cand[slot[cand] < 0]
-        if cand.numel() == 0:
-            break
-        # distinct new keys without sorting: the last writer of each key wins
-        slot[cand] = torch.arange(cand.numel(), dtype=torch.int32)
-        new = cand[slot[cand] == torch.arange(cand.numel(), dtype=torch.int32)]
-        slot[new] = -1
-        new = torch.sort(new).values
+        f_pid = frontier // n
+        indptr = np.zeros(num_pairs + 1, dtype=np.int64)
+        np.cumsum(np.bincount(f_pid, minlength=num_pairs), out=indptr[1:])
+        front = sp.csr_matrix((np.ones(frontier.size, dtype=bool), (frontier - f_pid * n).astype(A.indices.dtype),
+                               indptr.astype(A.indptr.dtype)), shape=(num_pairs, n))
+        reached = front @ A  # boolean: each pair's distinct neighbours of its frontier
+        cand = np.repeat(base, np.diff(reached.indptr)) + reached.indices.astype(kdt, copy=False)
+        new = np.sort(cand[slot_np[cand] < 0])
         if max_nodes_per_hop is not None or ratio_per_hop < 1.0:
-            new = _sample_fringe(new, torch.div(new, n, rounding_mode="floor"), num_pairs,
-                                 ratio_per_hop, max_nodes_per_hop, generator)
-        if new.numel() == 0:
+            kept = _sample_fringe(torch.from_numpy(new.astype(np.int64)), torch.from_numpy((new // n).astype(np.int64)),
+                                  num_pairs, ratio_per_hop, max_nodes_per_hop, generator)
+            new = kept.numpy().astype(kdt)
+        if new.size == 0:
             break
-        slot[new] = 0
+        slot_np[new] = 0
         hop_keys.append(new)
-        hop_of.append(torch.full((new.numel(),), h, dtype=torch.long))
+        hop_of.append(np.full(new.size, h, dtype=np.int64))
         frontier = new
-    keys = torch.cat(hop_keys)
-    hops = torch.cat(hop_of)
-    node_pid = torch.div(keys, n, rounding_mode="floor")
-    node = keys - node_pid * n
+    keys = np.concatenate(hop_keys)
+    hops = np.concatenate(hop_of)
+    node_pid = (keys // n).astype(np.int64)
+    node = (keys - node_pid * n).astype(np.int64)
 
     # ---- layout: per pair [src, dst, others by id]; slot[key] = position
-    rank = torch.where(node == src[node_pid], 0, torch.where(node == dst[node_pid], 1, node + 2))
-    layout = torch.argsort(node_pid * (n + 2) + rank)
+    rank = np.where(node == src[node_pid], 0, np.where(node == dst[node_pid], 1, node + 2))
+    layout = np.argsort(node_pid * (n + 2) + rank, kind="stable")
     keys, node, node_pid, hops = keys[layout], node[layout], node_pid[layout], hops[layout]
-    num_batch_nodes = keys.numel()
-    slot[keys] = torch.arange(num_batch_nodes, dtype=torch.int32)
-
-    # ---- induced edges: neighbours of every subgraph node inside the same subgraph (rows come out sorted)
-    start = rowptr[node]
-    deg = rowptr[node + 1] - start
-    target = slot[torch.repeat_interleave(keys - node, deg) + col[concat_ranges(start, deg)]]
-    row = torch.repeat_interleave(torch.arange(num_batch_nodes), deg)
-    inside = target >= 0
-    row, target = row[inside], target[inside].long()
-    slot[keys] = -1
-    counts = torch.bincount(node_pid, minlength=num_pairs)
-    ptr = torch.zeros(num_pairs + 1, dtype=torch.long)
-    torch.cumsum(counts, 0, out=ptr[1:])
+    num_batch_nodes = keys.size
+    slot_np[keys] = np.arange(num_batch_nodes, dtype=np.int32)
+    counts = np.bincount(node_pid, minlength=num_pairs)
+    ptr = np.zeros(num_pairs + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
     first = ptr[:-1]
-    if bool(remove_mask.any()):
-        p = node_pid[row]
-        local_r, local_t = row - first[p], target - first[p]
-        is_target_edge = ((local_r == 0) & (local_t == 1)) | ((local_r == 1) & (local_t == 0))
-        keep = ~(is_target_edge & remove_mask[p])
-        row, target = row[keep], target[keep]
-    z = _labels(*csr_from_sorted_rows(row, target, num_batch_nodes), first, first + 1) if labels else None
-    return torch.stack([row, target]), node_pid, node, hops, ptr, z
+
+    # ---- induced edges: every subgraph node's neighbours, kept when they are in the same subgraph
+    rows = A[node]  # one compiled row gather, duplicates and order kept
+    deg = np.diff(rows.indptr)
+    lookup = rows.indices.astype(kdt, copy=False)  # our own copy: turned into keys in place
+    lookup += np.repeat((keys - node).astype(kdt, copy=False), deg)
+    target = slot_np[lookup]
+    del lookup
+    remove = remove_mask.numpy()
+    if remove.any():  # the target edge (both directions) of the marked pairs
+        p = np.nonzero(remove)[0]
+        for own, other in ((first[p], first[p] + 1), (first[p] + 1, first[p])):
+            pos = _np_ranges(rows.indptr[own], deg[own])
+            owner = np.repeat(other, deg[own])
+            target[pos[target[pos] == owner]] = -1
+    slot_np[keys] = -1
+    # keep the entries whose endpoint is in the same subgraph: one compiled compaction of the CSR
+    induced = sp.csr_matrix((target >= 0, target, rows.indptr), shape=(num_batch_nodes, num_batch_nodes))
+    induced.eliminate_zeros()
+    out_ptr, col = induced.indptr, induced.indices
+    z = _labels_np(out_ptr, col, first, first + 1, num_batch_nodes) if labels else None
+    edge_index = torch.empty(2, col.size, dtype=torch.long)
+    ei = edge_index.numpy()
+    ei[0] = np.repeat(np.arange(num_batch_nodes, dtype=np.int64), np.diff(out_ptr))
+    ei[1] = col
+    return (edge_index, torch.from_numpy(node_pid), torch.from_numpy(node), torch.from_numpy(hops),
+            torch.from_numpy(ptr), z)
