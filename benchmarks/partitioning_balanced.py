@@ -13,6 +13,11 @@ busiest first). The process's peak resident memory is printed per graph.
         --json balanced.json --plot benchmarks/results/partitioning_parts.png
     python -m benchmarks.partitioning_balanced --render balanced.json [more.json ...] \\
         --plot benchmarks/results/partitioning_parts.png     # tables and PNG from saved rows
+
+``--render`` merges the files row by row: a later file's row for the same
+(graph, k, method) replaces an earlier one, so a rerun of some methods
+(``--methods balanced-volume``) can be combined with saved rows of the others
+(deterministic methods give the same partition for the same seed).
 """
 from __future__ import annotations
 
@@ -33,15 +38,33 @@ def table(name, rows) -> str:
     base = {r["k"]: r for r in rows if r["method"] == "metis"}
     lines = [f"#### {name}", "",
              "| k | method | total | vs METIS | busiest part send+recv | vs METIS | max send | max recv | messages "
-             "| max messages per part | imbalance | time (s) |",
-             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "| max messages per part | imbalance | time (s) | run |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in sorted(rows, key=lambda r: (r["k"], METHODS.index(r["method"]) if r["method"] in METHODS else 99)):
         b = base.get(r["k"])
         vt = f"{r['volume'] / b['volume']:.2f}x" if b else "-"
         vm = f"{r['max_per_part'] / b['max_per_part']:.2f}x" if b else "-"
         lines.append(f"| {r['k']} | {r['method']} | {r['volume']:,} | {vt} | {r['max_per_part']:,} | {vm} | "
                      f"{r['max_send']:,} | {r['max_recv']:,} | {r['messages']} | {r['max_messages']} | "
-                     f"{r['imbalance']:.3f} | {r['seconds']:.1f} |")
+                     f"{r['imbalance']:.3f} | {r['seconds']:.1f} | {os.path.basename(r.get('source', '-'))} |")
+    return "\n".join(lines)
+
+
+def summary(results) -> str:
+    """One row per (graph, k): balanced-volume's total and busiest part against METIS's and hypergraph's."""
+    lines = ["| graph | k | total / METIS | busiest / METIS | busiest vs hypergraph's | messages / METIS "
+             "| time (s): METIS, metis-volume, hypergraph, balanced-volume |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+    for name, rows in results.items():
+        by = {(r["k"], r["method"]): r for r in rows}
+        for k in sorted({r["k"] for r in rows}):
+            b, m, h = by.get((k, "balanced-volume")), by.get((k, "metis")), by.get((k, "hypergraph"))
+            if b is None or m is None:
+                continue
+            vs_h = f"{100 * (1 - b['max_per_part'] / h['max_per_part']):.0f}% lower" if h else "not run"
+            times = ", ".join(f"{by[(k, x)]['seconds']:.1f}" if (k, x) in by else "-" for x in METHODS)
+            lines.append(f"| {name} | {k} | {b['volume'] / m['volume']:.3f} | {b['max_per_part'] / m['max_per_part']:.3f} "
+                         f"| {vs_h} | {b['messages'] / m['messages']:.2f} | {times} |")
     return "\n".join(lines)
 
 
@@ -95,7 +118,11 @@ def main() -> None:
         results = {}
         for path in args.render:
             with open(path) as f:
-                results.update(json.load(f))
+                for name, rows in json.load(f).items():
+                    old = {(r["k"], r["method"]): r for r in results.get(name, [])}
+                    old.update({(r["k"], r["method"]): dict(r, source=path) for r in rows})
+                    results[name] = list(old.values())
+        print(summary(results) + "\n")
         for name, rows in results.items():
             print(table(name, rows) + "\n")
         if args.plot:

@@ -42,7 +42,7 @@ def _add_graph_args(p: argparse.ArgumentParser) -> None:
                         "the same partition on every run; 'default'/'quality': faster or better, not reproducible "
                         "with more than one thread")
     p.add_argument("--core-fraction", type=float, default=None,
-                   help="balanced-volume: share of highest-degree vertices fixed at their METIS part "
+                   help="balanced-volume: share of highest-degree vertices placed first and fixed "
                         "(default: searched)")
     p.add_argument("--max-load-factor", type=float, default=1.0,
                    help="balanced-volume: bound on the busiest part's send+receive, relative to METIS's (default 1)")

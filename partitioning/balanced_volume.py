@@ -8,28 +8,44 @@ every row of the graph and its send + receive grows 1.3-3.3x above METIS's
 busiest part (``benchmarks/results/partitioning.md``). In bulk-synchronous
 training the busiest rank sets the pace.
 
-How (two phases, each exact on the column-net model):
+How (three phases, each exact on the column-net model):
 
 1. **Core-fixed volume refinement.** METIS's edge-cut partition spreads the
    core evenly and has a moderate busiest part :math:`L^{\text{METIS}}`. The
-   ``core_fraction`` highest-degree vertices are *fixed* in their METIS parts
-   and Mt-KaHyPar V-cycles then minimize connectivity−1 (the exact total
-   volume) over the remaining vertices, starting from METIS's partition (as
-   ``'refined-metis'`` does, but unable to gather the core). With
-   ``core_fraction=None`` the fraction is searched: 10%, then halved while the
-   busiest part stays within ``max_load_factor`` :math:`\cdot L^{\text{METIS}}`
-   (smaller cores leave more freedom, so lower totals), or doubled until it
-   does (feasible means: after phase 2); the feasible result with the lowest
-   total wins (fixing every vertex gives METIS's own partition, which is always
-   feasible).
-2. **Max-load polish**, after each phase-1 run (:func:`partitioning.volume_balance.refine_max_volume`):
+   ``core_fraction`` highest-degree vertices are *fixed* (placed by
+   :func:`partitioning.core_placement.place_core`: connectivity−1 of the core's
+   own nets, balanced by degree, so hubs that share neighbours share a part
+   but every part carries the same hub degree) and Mt-KaHyPar V-cycles then
+   minimize connectivity−1 (the exact total volume) over the remaining
+   vertices, starting from METIS's partition with the core moved to its
+   places (as ``'refined-metis'`` does, but unable to gather the core).
+   ``core_fraction=1`` fixes everything: phase 1 is skipped and METIS's
+   partition goes straight to phases 2 and 3.
+2. **Max-load polish** (:func:`partitioning.volume_balance.refine_max_volume`):
    a greedy local search with exact per-part deltas that moves vertices off the
    busiest part while that lowers the maximum, letting the total grow by at
    most ``volume_slack``.
+3. **Constrained total-volume refinement**
+   (:func:`partitioning.volume_refine.refine_total_volume`): vectorized
+   connectivity−1 gains for every vertex and target, then exact sequential
+   acceptance of the improving moves that keep every part's send + receive
+   within the bound :math:`B = ` ``max_load_factor`` :math:`\cdot L^{\text{METIS}}`
+   (minimize the total *subject to* the maximum; it spends the slack the
+   first two phases leave under :math:`B`).
+
+With ``core_fraction=None`` the fraction is searched: METIS refined by
+phases 2-3 (fraction 1, cheap and within :math:`B` by construction), then
+10% and, once, 5% if 10% ended within :math:`B`, else 20%
+(``_MAX_VCYCLE_TRIES`` V-cycle runs at most). The result within :math:`B`
+with the lowest total wins (the one with the smallest maximum if none is).
+Graphs with more than ``VCYCLE_PIN_LIMIT`` pins skip the V-cycles (only
+fraction 1), so the method stays near-linear: vectorized numpy passes plus
+per-candidate work bounded by deterministic caps.
 
 The result meets the same vertex-balance bound as every other method and is
 deterministic with the default ``preset='deterministic'``. The two phases are
-in the spirit of UMPa (Deveci, Kaya, Uçar, Çatalyürek, JPDC 2015), which
+in the spirit of UMPa (Deveci, Kaya, Uçar, Çatalyürek, "Hypergraph partitioning
+for multiple communication cost metrics: model and methods", JPDC 2015), which
 refines a volume-minimizing partition for the maximum send volume, and of the
 fixed-vertex core placement of Mt-KaHyPar (Gottesbüren et al., ACM TOPC 2024).
 """
@@ -42,17 +58,32 @@ import numpy as np
 import scipy.sparse as sp
 
 from partitioning.balance import balance_bound, enforce_balance
+from partitioning.core_placement import place_core
 from partitioning.graph import symmetrize
 from partitioning.hypergraph import column_net_hypergraph
 from partitioning.metis_backend import metis_partition
 from partitioning.metrics import communication_volume
 from partitioning.mtkahypar_backend import mtkahypar_partition
-from partitioning.volume_balance import refine_max_volume
+from partitioning.volume_balance import _State, refine_max_volume
+from partitioning.volume_refine import refine_total_volume
 
 __all__ = ["balanced_volume_partition"]
 
 _FIRST_FRACTION = 0.1
-_MIN_FRACTION = 0.02
+#: Imbalance of the degree-weighted core placement (partitioning.core_placement).
+CORE_IMBALANCE = 0.05
+_MAX_VCYCLE_TRIES = 2
+#: Above this many pins (nonzeros of A + I) the Mt-KaHyPar V-cycles of phase 1 are skipped and only the
+#: METIS start (``core_fraction=1``) is refined: the deterministic V-cycles alone took 521 s on an idle
+#: 2-core machine at 2.4M vertices / 60M edges (benchmarks/results/partitioning.md, section 2).
+VCYCLE_PIN_LIMIT = 20_000_000
+#: Work caps that keep the local searches near-linear on big graphs (deterministic, unlike time limits):
+#: polish moves, polish rounds (each costs O(nnz / k), so about _POLISH_WORK / nnz rounds, at least
+#: _POLISH_MIN_ROUNDS) and candidates visited per pass of the total-volume refinement.
+_POLISH_MAX_MOVES = 20_000
+_POLISH_WORK = 200_000_000
+_POLISH_MIN_ROUNDS = 50
+_REFINE_MAX_CANDIDATES = 200_000
 
 
 def balanced_volume_partition(
@@ -68,6 +99,7 @@ def balanced_volume_partition(
     max_load_factor: float = 1.0,
     volume_slack: float = 0.02,
     say: Callable[[str], None] = lambda message: None,
+    core_placement: str = "degree-balanced",
 ) -> Tuple[np.ndarray, Dict[str, Any]]:
     """Partition ``csr`` into ``k`` parts with a low total volume and a bounded busiest part.
 
@@ -80,12 +112,17 @@ def balanced_volume_partition(
         max_load_factor: the busiest part's send + receive the search aims to
             stay within, relative to METIS's busiest part.
         volume_slack: how much the polish may raise the total volume (relative).
+        core_placement: where the fixed core goes: ``'degree-balanced'``
+            (:func:`partitioning.core_placement.place_core`) or ``'metis'``
+            (its METIS parts; the first version of this method).
 
     Returns:
         ``(parts, info)``; ``info`` holds METIS's busiest part and total, every
         core fraction tried with its total and busiest part, the fraction
         chosen, and the polish's moves.
     """
+    if core_placement not in ("degree-balanced", "metis"):
+        raise ValueError(f"core_placement must be 'degree-balanced' or 'metis', got {core_placement!r}")
     n = csr.shape[0]
     w = np.ones(n, dtype=np.int64) if weights is None else weights
     bound = balance_bound(int(w.sum()), k, imbalance, int(w.max()))
@@ -95,62 +132,78 @@ def balanced_volume_partition(
     cv = communication_volume(csr, metis, k)
     metis_max, metis_total = cv.max_per_part, cv.total
     target = max_load_factor * metis_max
+    cap = int(np.floor(target + 1e-9))
     info: Dict[str, Any] = {"metis_seconds": time.perf_counter() - t0, "metis_max_per_part": metis_max,
                             "metis_total": metis_total, "target_max_per_part": target}
-    sym = symmetrize(csr)
-    order = np.lexsort((np.arange(n), -np.diff(sym.indptr)))  # highest degree first, ties by id
-    del sym
-    hypergraph = column_net_hypergraph(csr)
+    pins = csr.nnz + n
+    use_vcycles = pins <= VCYCLE_PIN_LIMIT
+    order = hypergraph = None
+    if use_vcycles and (core_fraction is None or core_fraction < 1.0):
+        degree = np.diff(symmetrize(csr).indptr)
+        order = np.lexsort((np.arange(n), -degree))  # highest degree first, ties by id
+        hypergraph = column_net_hypergraph(csr)
     tries: List[Dict[str, Any]] = []
     results: Dict[float, np.ndarray] = {}
 
     def attempt(fraction: float) -> Tuple[int, int]:
-        size = max(1, int(round(fraction * n)))
-        fixed = np.full(n, -1, dtype=np.int64)
-        fixed[order[:size]] = metis[order[:size]]
-        say(f"Mt-KaHyPar V-cycles on the exact volume with the top {fraction:.1%} of vertices by degree fixed "
-            f"({preset} preset)")
         t = time.perf_counter()
-        if hypergraph.num_pins == 0:
-            parts = metis.copy()
+        if fraction >= 1.0 or hypergraph is None or hypergraph.num_pins == 0:
+            parts = metis.copy()  # everything fixed: the V-cycles could not move anything
         else:
+            size = max(1, int(round(fraction * n)))
+            core = order[:size]
+            if core_placement == "metis":
+                place = metis[core]
+            else:
+                say(f"placing the top {fraction:.1%} of vertices by degree (volume-aware, degree-balanced)")
+                place = place_core(hypergraph, core, degree[core], k, CORE_IMBALANCE, seed, threads, preset)
+            fixed = np.full(n, -1, dtype=np.int64)
+            fixed[core] = place
+            initial = metis.copy()
+            initial[core] = place
+            say(f"Mt-KaHyPar V-cycles on the exact volume with the top {fraction:.1%} of vertices by degree fixed "
+                f"({preset} preset)")
             parts, _ = mtkahypar_partition(hypergraph, k, imbalance, seed, threads, weights, preset,
-                                           vcycles=max(1, vcycles), initial_parts=metis, fixed=fixed)
-        parts, _ = enforce_balance(csr, parts, k, imbalance, weights)
+                                           vcycles=max(1, vcycles), initial_parts=initial, fixed=fixed)
+            parts, _ = enforce_balance(csr, parts, k, imbalance, weights)
+        state = _State(csr, parts, k, w)
         say("polishing the busiest part (exact per-part deltas)")
-        parts, polish = refine_max_volume(csr, parts, k, bound, weights, volume_slack=volume_slack)
+        parts, polish = refine_max_volume(csr, parts, k, bound, weights, volume_slack=volume_slack,
+                                          max_moves=_POLISH_MAX_MOVES, state=state,
+                                          max_rounds=max(_POLISH_MIN_ROUNDS, _POLISH_WORK // pins))
+        say("lowering the total with every part's send + receive within the bound (exact deltas)")
+        parts, lower = refine_total_volume(csr, parts, k, bound, cap, weights, state=state,
+                                           max_candidates=_REFINE_MAX_CANDIDATES)
+        del state
         vol = communication_volume(csr, parts, k)
         tries.append({"core_fraction": fraction, "total": vol.total, "max_per_part": vol.max_per_part,
                       "before_polish_total": polish["start_total"], "before_polish_max": polish["start_max_load"],
-                      "polish_moves": polish["moves"], "seconds": time.perf_counter() - t})
+                      "polish_moves": polish["moves"], "after_polish_total": polish["end_total"],
+                      "after_polish_max": polish["end_max_load"], "refine_moves": lower["moves"],
+                      "refine_passes": lower["passes"], "seconds": time.perf_counter() - t})
         results[fraction] = parts
         return vol.total, vol.max_per_part
 
     if core_fraction is not None:
-        attempt(float(core_fraction))
+        attempt(float(core_fraction) if use_vcycles else 1.0)
     else:
-        fraction = _FIRST_FRACTION
-        _, peak = attempt(fraction)
-        if peak <= target:
-            while fraction / 2 >= _MIN_FRACTION:
-                fraction /= 2
-                if attempt(fraction)[1] > target:
+        attempt(1.0)  # METIS, polished and refined: cheap, always feasible in practice
+        if use_vcycles:
+            fraction = _FIRST_FRACTION
+            feasible_now = attempt(fraction)[1] <= target
+            for _ in range(_MAX_VCYCLE_TRIES - 1):
+                fraction = fraction / 2 if feasible_now else fraction * 2
+                if fraction >= 1.0:
                     break
-        else:
-            while fraction < 1.0:
-                fraction = min(1.0, fraction * 2)
-                if attempt(fraction)[1] <= target:
+                if (attempt(fraction)[1] <= target) != feasible_now:
                     break
     feasible = [t for t in tries if t["max_per_part"] <= target]
     if feasible:
-        best = min(feasible, key=lambda t: (t["total"], t["core_fraction"]))
-        parts = results[best["core_fraction"]]
-        info["core_fraction"] = best["core_fraction"]
-    elif core_fraction is not None:
-        best = tries[0]
-        parts = results[best["core_fraction"]]
-        info["core_fraction"] = best["core_fraction"]
+        best = min(feasible, key=lambda t: (t["total"], t["max_per_part"], t["core_fraction"]))
     else:
-        parts, info["core_fraction"] = metis, None
+        best = min(tries, key=lambda t: (t["max_per_part"], t["total"], t["core_fraction"]))
+    parts = results[best["core_fraction"]]
+    info["core_fraction"] = best["core_fraction"]
+    info["vcycles_skipped"] = not use_vcycles
     info["core_tries"] = tries
     return parts, info

@@ -253,9 +253,10 @@ def partition(
             further (never worse; worth it at small ``k``). Mt-KaHyPar methods
             only; ``'refined-metis'`` and ``'balanced-volume'`` always run at least one.
         core_fraction, max_load_factor, volume_slack: ``'balanced-volume'``
-            only: the share of highest-degree vertices fixed at their METIS
-            part (``None``: searched), the busiest part's bound relative to
-            METIS's, and how much the final polish may raise the total.
+            only: the share of highest-degree vertices placed first (volume-aware,
+            degree-balanced) and fixed (``None``: searched; ``1``: none moved by
+            Mt-KaHyPar, only the local searches run), the busiest part's bound
+            relative to METIS's, and how much the max-load polish may raise the total.
 
     Returns:
         ``[n]`` ``int64`` part ids in ``[0, k)``.

@@ -72,6 +72,7 @@ class _State:
         self.recv = counts - np.bincount(self.parts, minlength=k)
         self.load = self.send + self.recv
         self.total = int(self.send.sum())
+        self.pattern: Optional[sp.csr_matrix] = None  # float32 copy of the row lists, built on first use
 
     def row(self, v: int) -> np.ndarray:
         return self.indices[self.indptr[v]:self.indptr[v + 1]]
@@ -142,6 +143,8 @@ def refine_max_volume(
     candidates: int = 32,
     max_moves: Optional[int] = None,
     time_limit: Optional[float] = None,
+    state: Optional[_State] = None,
+    max_rounds: Optional[int] = None,
 ) -> Tuple[np.ndarray, Dict[str, float]]:
     """Move vertices to lower the busiest part's send + receive (see the module docstring).
 
@@ -157,6 +160,10 @@ def refine_max_volume(
             exactly per round.
         max_moves: stop after this many moves (default ``n``).
         time_limit: stop after this many seconds (default: none).
+        state: a :class:`_State` of ``parts`` to reuse (updated in place);
+            built from ``csr`` when ``None``.
+        max_rounds: stop after this many rounds (each ranks the busiest
+            part's vertices, ``O(nnz / k)`` work; default: no limit).
 
     Returns:
         ``(parts, info)`` with ``info`` holding the moves made, the start and
@@ -165,12 +172,14 @@ def refine_max_volume(
     start = time.perf_counter()
     n = csr.shape[0]
     w = np.ones(n, dtype=np.int64) if weights is None else np.asarray(weights, dtype=np.int64)
-    state = _State(csr, parts, k, w)
+    if state is None:
+        state = _State(csr, parts, k, w)
     budget = int(np.floor(state.total * (1.0 + volume_slack)))
     info: Dict[str, float] = {"start_max_load": int(state.load.max()), "start_total": state.total}
     max_moves = n if max_moves is None else int(max_moves)
     moves = rounds = 0
-    while moves < max_moves and (time_limit is None or time.perf_counter() - start < time_limit):
+    while moves < max_moves and (time_limit is None or time.perf_counter() - start < time_limit) \
+            and (max_rounds is None or rounds < max_rounds):
         rounds += 1
         a = int(np.argmax(state.load))
         members, score = state.scores(a)
@@ -208,4 +217,4 @@ def refine_max_volume(
             break
     info.update(moves=moves, rounds=rounds, end_max_load=int(state.load.max()), end_total=state.total,
                 seconds=time.perf_counter() - start)
-    return state.parts, info
+    return state.parts.copy(), info

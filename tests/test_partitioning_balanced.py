@@ -158,3 +158,99 @@ def test_report_and_plot_carry_per_part_numbers(powerlaw, tmp_path):
     assert path.read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="per-part"):
         plot_part_loads([{k: v for k, v in rows[0].items() if k != "send"}], str(path))
+
+
+def test_vectorized_total_gains_equal_exact_move_deltas():
+    """The best target and gain of every vertex equal those read off the exact per-move deltas."""
+    from partitioning.volume_refine import total_volume_gains
+
+    graph = random_directed(150, 900, 5)
+    state = _State(graph, np.random.default_rng(1).integers(0, 5, 150), 5, np.ones(150, dtype=np.int64))
+    best, gain = total_volume_gains(state)
+    for v in range(150):
+        change = -(state.move_deltas(v).sum(axis=1) // 2)  # exact decrease of the total per target
+        change[state.parts[v]] = np.iinfo(np.int64).min
+        assert gain[v] == change.max()
+        assert change[best[v]] == change.max()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_total_refinement_lowers_the_total_and_keeps_every_part_within_the_bound(seed):
+    from partitioning.volume_refine import refine_total_volume
+
+    graph = powerlaw_sbm_graph(800, 6000, num_blocks=1, exponent=2.3, seed=seed)[0]
+    start = partition(graph, 6, "metis", seed=seed)
+    before = communication_volume(graph, start, 6)
+    bound = balance_bound(800, 6, 0.03)
+    cap = int(0.95 * before.max_per_part)  # tighter than the start: parts above it may only shrink
+    parts, info = refine_total_volume(graph, start, 6, bound, cap)
+    after = communication_volume(graph, parts, 6)
+    assert info["moves"] > 0 and after.total < before.total
+    assert info["end_total"] == after.total and info["end_max_load"] == after.max_per_part
+    assert np.all(after.load <= np.maximum(before.load, cap))
+    assert np.bincount(parts, minlength=6).max() <= bound
+    send, recv, _ = brute_force(graph, parts, 6)
+    np.testing.assert_array_equal(after.load, send + recv)
+
+
+def test_skipping_the_vcycles_on_big_graphs_keeps_the_guarantees(powerlaw, monkeypatch):
+    """Above VCYCLE_PIN_LIMIT only METIS is polished and refined; the result is still valid and within METIS."""
+    import partitioning.balanced_volume as bv
+
+    monkeypatch.setattr(bv, "VCYCLE_PIN_LIMIT", 0)
+    r = partition_with_info(powerlaw, 8, "balanced-volume", threads=1)
+    assert r.info["vcycles_skipped"] and [t["core_fraction"] for t in r.info["core_tries"]] == [1.0]
+    assert np.bincount(r.parts, minlength=8).max() <= balance_bound(1500, 8, 0.03)
+    cv = communication_volume(powerlaw, r.parts, 8)
+    metis = communication_volume(powerlaw, partition(powerlaw, 8, "metis"), 8)
+    assert cv.max_per_part <= metis.max_per_part and cv.total < metis.total
+    assert r.info["core_tries"][0]["total"] == cv.total
+
+
+def test_max_load_factor_is_respected_when_feasible(powerlaw):
+    r = partition_with_info(powerlaw, 4, "balanced-volume", threads=1, max_load_factor=0.9)
+    cv = communication_volume(powerlaw, r.parts, 4)
+    feasible = [t for t in r.info["core_tries"] if t["max_per_part"] <= r.info["target_max_per_part"]]
+    if feasible:
+        assert cv.max_per_part <= 0.9 * r.info["metis_max_per_part"]
+        assert cv.total == min(t["total"] for t in feasible)
+    else:  # the closest to the bound is returned
+        assert cv.max_per_part == min(t["max_per_part"] for t in r.info["core_tries"])
+
+
+def test_core_subhypergraph_keeps_each_nets_core_pins():
+    from partitioning.core_placement import core_subhypergraph
+    from partitioning.hypergraph import column_net_hypergraph
+
+    graph = random_directed(60, 300, 7)
+    hg = column_net_hypergraph(graph)
+    core = np.array([3, 5, 8, 13, 21, 34, 55])
+    sub = core_subhypergraph(hg, core)
+    expected = []
+    for e in range(hg.num_nets):
+        pins = [int(np.flatnonzero(core == p)[0]) for p in hg.pins[hg.net_ptr[e]:hg.net_ptr[e + 1]] if p in core]
+        if len(pins) >= 2:
+            expected.append((int(hg.net_column[e]), pins))
+    got = [(int(sub.net_column[e]), sub.pins[sub.net_ptr[e]:sub.net_ptr[e + 1]].tolist()) for e in range(sub.num_nets)]
+    assert got == expected and sub.num_vertices == 7
+
+
+def test_core_placement_spreads_hub_degree_and_groups_hubs_that_share_neighbours():
+    """Two families of 4 hubs; each family shares one neighbourhood. Degree balance over 2 parts forbids
+    putting all 8 hubs together, and connectivity-1 keeps each family whole."""
+    from partitioning.core_placement import place_core
+    from partitioning.hypergraph import column_net_hypergraph
+
+    rng = np.random.default_rng(0)
+    edges = []
+    for family in range(2):
+        leaves = rng.choice(np.arange(8, 408), 120, replace=False)
+        for h in range(4 * family, 4 * family + 4):
+            edges += [(h, int(u)) for u in leaves]
+    e = np.array(edges)
+    graph = as_csr(sp.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(408, 408)), symmetric=True)
+    degree = np.diff(graph.indptr)
+    core = np.arange(8)
+    place = place_core(column_net_hypergraph(graph), core, degree[core], 2, imbalance=0.05, threads=1)
+    assert len(set(place[:4].tolist())) == 1 and len(set(place[4:].tolist())) == 1 and place[0] != place[4]
+    assert place_core(column_net_hypergraph(graph), core[:2], degree[:2], 2).tolist() == [0, 1]  # c <= k: greedy
