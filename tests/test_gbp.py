@@ -402,3 +402,79 @@ def test_bad_input(bad, match):
     kwargs.update(bad)
     with pytest.raises(ValueError, match=match):
         gbp_precompute(x, ei, **kwargs)
+
+
+@pytest.mark.parametrize("stratify", [True, False])
+@pytest.mark.parametrize("all_nodes", [False, True])
+def test_nothing_pushed_level_zero_matches_per_walk_reference(stratify, all_nodes):
+    # rmax so large that no entry is pushed: level 0's residue D^-r X is never formed, its rows are scaled as the
+    # walks read them, and step 1's visits are merged into runs (8 stratified walks on low in-degrees). The
+    # result equals the per-walk textbook sum on the same walks, in the caller's (repeated, unsorted) order.
+    n = 90
+    ei = random_graph(n, 120, seed=4)
+    x = torch.randn(n, 5, dtype=torch.float64)
+    nodes = None if all_nodes else torch.tensor([17, 3, 80, 3, 0, 55, 54])
+    for w in (ppr_weights(0.1, 5), heat_kernel_weights(1.0, 3)):
+        kw = dict(r=0.3, rmax=10.0, walks_per_node=8, seed=2, dense_fraction=0.1, push_all_dense=True,
+                  stratify_walks=stratify)
+        got, st = gbp_precompute(x, ei, w, nodes=nodes, return_stats=True, **kw)
+        ref = reference_estimate(x, ei, w, nodes=torch.arange(n) if nodes is None else nodes, **kw)
+        torch.testing.assert_close(got, ref, rtol=0, atol=1e-12)
+        assert st.pushed_entries == 0 and st.correction_updates > 0
+
+
+def test_first_step_runs_merge_only_equal_neighbours_of_one_target():
+    ei = random_graph(30, 40, seed=1)
+    T = transition_matrix(ei, 30, dtype=torch.float64)
+    nodes = torch.tensor([2, 2, 7, 29])
+    pos = sample_walks(T, nodes, 10, 3, torch.Generator().manual_seed(0), stratify_first_step=True)
+    corr = gbp_module._WalkCorrection(pos, 30, nodes.numel(), 10, [1.0] * 4, torch.float64)
+    assert corr.first is not None  # stratified walks on small in-degrees: far fewer runs than walks
+    table = torch.randn(30, 2, dtype=torch.float64)
+    scale = torch.rand(30, dtype=torch.float64)
+    for row_scale in (None, scale):
+        merged = corr._bag(0, table, row_scale)
+        rows = table if row_scale is None else table * scale[:, None]
+        torch.testing.assert_close(merged, rows[pos[0]].view(4, 10, 2).sum(1), rtol=0, atol=1e-12)
+    iid = sample_walks(T, torch.arange(30), 2, 3, torch.Generator().manual_seed(0))
+    assert gbp_module._WalkCorrection(iid, 30, 30, 2, [1.0] * 4, torch.float64).first is None
+
+
+def test_walk_pick_needs_no_clamp():
+    # floor(U * count) < count for the largest uniform below 1 (1 - 2^-53) and every integer count < 2^53
+    # (all counts up to 2^20, and large ones around powers of two): _step relies on it.
+    u = torch.tensor(1.0 - 2.0 ** -53, dtype=torch.float64)
+    counts = torch.arange(1, 2 ** 20 + 1, dtype=torch.float64)
+    big = torch.tensor([2.0 ** k + d for k in range(20, 53) for d in (-1, 0, 1)], dtype=torch.float64)
+    for c in (counts, big):
+        assert bool(((u * c).long() < c.long()).all())
+    # The stratified first step keeps its uniforms below 1 too, whatever U is.
+    ei = torch.tensor([[1, 2], [0, 0]])
+    T = build_transition(ei, 3, dtype=torch.float64)
+    for n_r in (2, 3, 40, 1000):
+        pos = sample_walks(T, torch.tensor([0]), n_r, 1, torch.Generator().manual_seed(n_r), True)
+        assert bool(((pos >= 0) & (pos < 3)).all())
+
+
+def test_walks_are_fixed_by_the_generator_or_the_global_seed():
+    ei = random_graph(50, 150, seed=2)
+    T = transition_matrix(ei, 50)
+    start = torch.arange(50)
+    a = sample_walks(T, start, 3, 4, torch.Generator().manual_seed(7))
+    b = sample_walks(T, start, 3, 4, torch.Generator().manual_seed(7))
+    c = sample_walks(T, start, 3, 4, torch.Generator().manual_seed(8))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    torch.manual_seed(3)
+    d = sample_walks(T, start, 3, 4)
+    torch.manual_seed(3)
+    assert torch.equal(d, sample_walks(T, start, 3, 4))
+
+
+def test_scaled_abs_stats_in_slabs(monkeypatch):
+    monkeypatch.setattr(gbp_module, "_SLAB_BYTES", 64)  # 2 rows of 4 float64 columns per slab
+    x = torch.randn(11, 4, dtype=torch.float64)
+    s = torch.rand(11, dtype=torch.float64)
+    total, peak = gbp_module._scaled_abs_stats(x, s)
+    ref = (x * s[:, None]).abs()
+    torch.testing.assert_close(total, ref.sum(0), rtol=1e-15, atol=0)
+    assert torch.equal(peak, ref.amax(0))

@@ -11,8 +11,9 @@ visited rows only (see :func:`scalegnn.nn.gbp.gbp_precompute`).
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -21,23 +22,42 @@ from scalegnn.nn.forward_push import TransitionMatrix
 __all__ = ["sample_walks"]
 
 
-def _step(T: TransitionMatrix, cur: Tensor, generator: Optional[torch.Generator],
-          rand: Optional[Tensor] = None) -> Tensor:
-    """One step of every walk: ``cur[i] -> u`` with probability ``W[cur[i], u]``.
+def _step(ptr: Tensor, count: Tensor, nxt: Tensor, cur: Tensor, generator: Optional[torch.Generator],
+          rand: Optional[Tensor] = None, out: Optional[Tensor] = None) -> Tensor:
+    """One step of every walk: ``cur[i] -> u`` with probability ``W[cur[i], u]`` (written into ``out``).
 
-    Rows of ``T.walk_next`` repeat each edge by its multiplicity, so a uniform
-    pick within the row is the weighted step.
+    ``ptr``/``nxt`` are ``T.walk_ptr``/``T.walk_next`` (rows of ``nxt`` repeat
+    each edge by its multiplicity, so a uniform pick within the row is the
+    weighted step) and ``count`` the row lengths as float64. The pick
+    ``floor(U * count)`` needs no clamp: for ``U <= 1 - 2^-53`` (``torch.rand``
+    is in ``[0, 1)`` on the 2^-53 grid) and an integer ``count < 2^53`` the
+    rounded product is below ``count`` (for ``count = 2^k`` it is exact; otherwise
+    ``count * 2^-53`` exceeds half an ulp of ``count``, so it rounds down to
+    ``count - ulp``); ``tests/test_gbp.py`` checks it.
     """
     # index_select rather than advanced indexing: several times faster on CPU for 1-D gathers.
-    lo = T.walk_ptr.index_select(0, cur)
-    if T.walk_count is not None:
-        count = T.walk_count.index_select(0, cur)
-    else:
-        count = T.walk_ptr.index_select(0, cur + 1).sub_(lo)
+    lo = ptr.index_select(0, cur)
     if rand is None:
         rand = torch.rand(cur.numel(), dtype=torch.float64, device=cur.device, generator=generator)
-    pick = torch.minimum((rand * count).long(), count - 1).add_(lo)
-    return T.walk_next.index_select(0, pick)
+    pick = rand.mul_(count.index_select(0, cur)).long().add_(lo)
+    step = nxt.index_select(0, pick)  # (index_select with out= is several times slower on CPU)
+    if out is None:
+        return step
+    out.copy_(step)
+    return out
+
+
+def _uniforms(generator: Optional[torch.Generator], device: torch.device) -> Callable[[int], Tensor]:
+    """``draw(m)``: ``m`` float64 uniforms in ``[0, 1)`` (on the 2^-53 grid), determined by ``generator``'s state.
+
+    On CPU they come from numpy's PCG64 (``numpy.random.Generator.random``, 2-3x faster than ``torch.rand`` for
+    float64 here), seeded by one draw from ``generator`` (``None``: torch's global generator, so
+    ``torch.manual_seed`` still fixes the walks); elsewhere from ``torch.rand`` on the device."""
+    if device.type != "cpu":
+        return lambda m: torch.rand(m, dtype=torch.float64, device=device, generator=generator)
+    seed = int(torch.randint(0, 2 ** 62, (1,), generator=generator))
+    rng = np.random.default_rng(seed)
+    return lambda m: torch.from_numpy(rng.random(m))
 
 
 def sample_walks(
@@ -66,15 +86,20 @@ def sample_walks(
         holds the node of every walk after step ``j``; walks of start
         ``starts[i]`` are columns ``i * walks_per_node ...``.
     """
-    cur = starts.to(T.walk_next.device).repeat_interleave(walks_per_node)
-    out = torch.empty(length, cur.numel(), dtype=torch.long, device=cur.device)
+    device = T.walk_next.device
+    cur = starts.to(device).repeat_interleave(walks_per_node)
+    out = torch.empty(length, cur.numel(), dtype=torch.long, device=device)
+    if T.walk_count is not None:
+        count = T.walk_count.to(torch.float64)
+    else:
+        count = (T.walk_ptr[1:] - T.walk_ptr[:-1]).to(torch.float64)
+    draw = _uniforms(generator, device)
     for j in range(length):
-        if j == 0 and stratify_first_step and walks_per_node > 1:
-            u = torch.rand(starts.numel(), dtype=torch.float64, device=cur.device, generator=generator)
-            k = torch.arange(walks_per_node, dtype=torch.float64, device=cur.device)
-            rand = (k.unsqueeze(0) + u.unsqueeze(1)).flatten().div_(walks_per_node)
-            cur = _step(T, cur, generator, rand)
-        else:
-            cur = _step(T, cur, generator)
-        out[j] = cur
+        rand = None if j == 0 and stratify_first_step and walks_per_node > 1 else draw(cur.numel())
+        if rand is None:
+            u = draw(starts.numel())
+            k = torch.arange(walks_per_node, dtype=torch.float64, device=device)
+            # (k + U) / n_r can round up to 1.0 for k = n_r - 1: keep it in [0, 1), as _step needs
+            rand = (k.unsqueeze(0) + u.unsqueeze(1)).flatten().div_(walks_per_node).clamp_(max=1.0 - 2.0 ** -53)
+        cur = _step(T.walk_ptr, count, T.walk_next, cur, generator, rand, out=out[j])
     return out
