@@ -133,6 +133,18 @@ def _bfs_depth(indptr: np.ndarray, indices: np.ndarray, sources: np.ndarray, blo
     return depth[:num_nodes]
 
 
+_ONES = np.ones(0)
+
+
+def _ones(size: int) -> np.ndarray:
+    """A read-only float64 vector of ``size`` ones (a view of one cached, grown-on-demand buffer)."""
+    global _ONES
+    if _ONES.size < size:
+        _ONES = np.ones(max(size, 2 * _ONES.size))
+        _ONES.flags.writeable = False
+    return _ONES[:size]
+
+
 def _np_ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
     """``concatenate([arange(s, s + c) ...])`` in numpy."""
     total = int(count.sum())
@@ -145,7 +157,7 @@ def _np_ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
 def _labels_np(indptr: np.ndarray, indices: np.ndarray, src: np.ndarray, dst: np.ndarray,
                num_nodes: int) -> Tensor:
     """DRNL labels of a batch given as CSR arrays (``src``/``dst``: each subgraph's targets)."""
-    ones = np.ones(indices.size + src.size, dtype=np.float64)
+    ones = _ones(indices.size + src.size)
     buf = np.empty(indices.size + src.size, dtype=indices.dtype)
     buf[:indices.size] = indices
     dist_src = torch.from_numpy(_bfs_depth(indptr, indices, src, dst, num_nodes, buf, ones))
