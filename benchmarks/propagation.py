@@ -21,6 +21,10 @@ Usage::
     python -m benchmarks.propagation                      # ogbn-arxiv size, CPU
     python -m benchmarks.propagation --device cuda --size products
     python -m benchmarks.propagation --size small         # seconds, for a smoke test
+    python -m benchmarks.propagation --locality --size products --repeat 5 --no-warmup   # reordering, end to end
+
+Without a GPU, ``--device cuda`` prints that the GPU rows are unmeasured and
+runs the same measurement on CPU (the statement heads the markdown output).
 """
 from __future__ import annotations
 
@@ -119,13 +123,15 @@ def measure(fn: Callable, device: torch.device, repeat: int) -> Tuple[float, int
 
 
 def interleaved(methods: List[Tuple[str, Callable]], device: torch.device, repeat: int,
-                keep: Callable[[str], bool] = lambda name: True) -> Dict[str, Dict[str, object]]:
-    """Time ``methods`` under the load-robust protocol: one warm-up each, then ``repeat`` rounds that run every
-    method once in turn (so a load change hits all of them alike); per method the median time, all times, the
-    peak extra memory and the last result (only for the names ``keep`` accepts; others are dropped at once)."""
-    for _, fn in methods:
-        fn()
-    stats = {name: {"times": [], "mem": 0, "result": None} for name, _ in methods}
+                keep: Callable[[str], bool] = lambda name: True, warmup: bool = True) -> Dict[str, Dict[str, object]]:
+    """Time ``methods`` under the load-robust protocol: one warm-up each (unless ``warmup=False``), then ``repeat``
+    rounds that run every method once in turn (so a load change hits all of them alike); per method the median
+    time, all times, the peak extra memory and the last result (only for the names ``keep`` accepts; others are
+    dropped at once)."""
+    if warmup:
+        for _, fn in methods:
+            fn()
+    stats = {name: {"times": [], "cpu": [], "mem": 0, "result": None} for name, _ in methods}
     for _ in range(repeat):
         for name, fn in methods:
             entry = stats[name]
@@ -133,16 +139,18 @@ def interleaved(methods: List[Tuple[str, Callable]], device: torch.device, repea
             with PeakMemory(device) as mem:
                 if device.type == "cuda":
                     torch.cuda.synchronize()
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 result = fn()
                 if device.type == "cuda":
                     torch.cuda.synchronize()
                 entry["times"].append(time.perf_counter() - t0)
+                entry["cpu"].append(time.process_time() - c0)
             entry["mem"] = max(entry["mem"], mem.peak)
             entry["result"] = result if keep(name) else None
             del result
     for entry in stats.values():
         entry["time"] = statistics.median(entry["times"])
+        entry["cpu_time"] = statistics.median(entry["cpu"])
     return stats
 
 
@@ -189,14 +197,38 @@ def mib(b: float) -> str:
     return f"{b / 2**20:,.0f}"
 
 
+def bench_graph(size: str, seed: int, features: bool = True) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(edge_index, x, y)`` of the synthetic power-law graph of ``size``, saved once as ``.npy`` files under
+    ``$SCALEGNN_CACHE/bench-propagation`` (generating the products-size graph takes many minutes) and read back."""
+    import numpy as np
+
+    from scalegnn.data._paths import cache_dir
+
+    n, m, f, c = SIZES[size]
+    folder = cache_dir() / "bench-propagation" / f"powerlaw-{n}-{2 * m}-{f}-{c}-seed{seed}"
+    names = ("edge_index", "x", "y")
+    if not all((folder / f"{k}.npy").exists() for k in names):
+        graph = synthetic_graph(n, 2 * m, f, c, kind="powerlaw", seed=seed)
+        if n < 1_000_000:  # small graphs are quicker to generate than to keep
+            return graph.edge_index, graph.x, graph.y
+        folder.mkdir(parents=True, exist_ok=True)
+        for k in names:
+            tmp = folder / f"{k}.tmp.npy"
+            np.save(tmp, getattr(graph, k).numpy())
+            tmp.rename(folder / f"{k}.npy")
+        del graph
+    ei = torch.from_numpy(np.load(folder / "edge_index.npy"))
+    x = torch.from_numpy(np.load(folder / "x.npy")) if features else torch.empty(n, 0)
+    y = torch.from_numpy(np.load(folder / "y.npy"))
+    return ei, x, y
+
+
 def run(args) -> str:
     device = torch.device(args.device)
     torch.set_num_threads(args.threads or torch.get_num_threads())
     n, m, f, c = SIZES[args.size]
     t0 = time.perf_counter()
-    graph = synthetic_graph(n, 2 * m, f, c, kind="powerlaw", seed=args.seed)
-    ei, x = graph.edge_index, graph.x
-    del graph
+    ei, x, _ = bench_graph(args.size, args.seed)
     print(f"graph: {n:,} nodes, {ei.size(1):,} directed edges, {f} features ({time.perf_counter() - t0:.1f}s)")
     ei, x = ei.to(device), x.to(device)
     K = args.K
@@ -222,9 +254,10 @@ def run(args) -> str:
     scopes = [(label_sub, subset)] if args.subset_only else [("all", None), (label_sub, subset)]
     for k, (rmax, walks, flags) in enumerate(configs):
         for label, nodes in scopes:
-            def fn(rmax=rmax, walks=walks, flags=flags, nodes=nodes):
+            def fn(rmax=rmax, walks=walks, flags=flags, nodes=nodes, stats=False):
+                # timed as a user calls it (no stats: counting the visited nodes is an extra pass)
                 return gbp_precompute(x, T, w, r=args.r, rmax=rmax, walks_per_node=walks, nodes=nodes,
-                                      seed=args.seed, progress=False, return_stats=True, **options(flags))
+                                      seed=args.seed, progress=False, return_stats=stats, **options(flags))
             methods.append((f"gbp{k}:{label}", fn))
     load_before = load_average()
     print(f"load average before: {load_before}; {len(methods)} methods x {args.repeat} interleaved rounds", flush=True)
@@ -265,7 +298,8 @@ def run(args) -> str:
     for k, (rmax, walks, flags) in enumerate(configs):
         for label, nodes in scopes:
             entry = res[f"gbp{k}:{label}"]
-            est, st = entry["result"]
+            est = entry["result"]
+            st = dict(methods)[f"gbp{k}:{label}"](stats=True)[1]  # the work counters, from one untimed call
             t = entry["time"]
             ref = exact if nodes is None else exact[nodes]
             rel = ((est - ref).norm() / ref.norm()).item()
@@ -451,6 +485,155 @@ def accuracy_run(args) -> str:
     return text
 
 
+# --- locality: reordered vs plain SpMM, end to end (matrix and order built inside every timed call) ---------
+
+
+def locality_run(args) -> str:
+    """K=``--L`` ``gbp_exact`` and SGC K=``--K`` with each of ``--orders``; every call builds its matrix (and order)."""
+    from scalegnn.data.adjacency import normalized_adjacency
+    from scalegnn.nn.reordering import reordered_adjacency
+
+    device = torch.device("cpu")
+    torch.set_num_threads(args.threads or torch.get_num_threads())
+    n, m, f, c = SIZES[args.size]
+    t0 = time.perf_counter()
+    ei, x, _ = bench_graph(args.size, args.seed)
+    print(f"graph: {n:,} nodes, {ei.size(1):,} directed edges, {f} features (loaded in {time.perf_counter() - t0:.1f}s)",
+          flush=True)
+    w = ppr_weights(args.alpha, args.L)
+    orders = args.orders
+
+    def reorder_of(order):
+        return None if order == "none" else order
+
+    # A fresh view of edge_index per call: the per-graph caches (keyed by the tensor object) miss, so every call
+    # normalizes the adjacency and, when reordering, orders and permutes it: end to end.
+    methods: List[Tuple[str, Callable]] = []
+    for order in orders:
+        methods.append((f"gbp:{order}", lambda o=reorder_of(order): gbp_exact(x, ei.view(2, -1), w, r=args.r,
+                                                                              progress=False, reorder=o)))
+    for order in orders:
+        methods.append((f"sgc:{order}", lambda o=reorder_of(order): sgc_precompute(x, ei.view(2, -1), args.K,
+                                                                                   progress=False, reorder=o)))
+    if args.only:
+        methods = [(name, fn) for name, fn in methods if name.startswith(args.only + ":")]
+    load_before = load_average()
+    print(f"load average before: {load_before}; {len(methods)} methods x {args.repeat} interleaved rounds "
+          f"({'no warm-up' if not args.warmup else 'after one warm-up each'})", flush=True)
+    res = interleaved(methods, device, args.repeat, keep=lambda name: name.startswith("gbp:"), warmup=args.warmup)
+    load_after = load_average()
+    diffs = {}
+    if f"gbp:{orders[0]}" in res:
+        ref = res[f"gbp:{orders[0]}"]["result"]
+        diffs = {o: float((res[f"gbp:{o}"]["result"] - ref).abs().max() / ref.abs().max()) for o in orders}
+        for o in orders:
+            res[f"gbp:{o}"]["result"] = None
+        del ref
+    # The one-off costs, measured alone after the rounds: normalization, and normalization + order + permutation.
+    t0 = time.perf_counter()
+    A = normalized_adjacency(ei, n, "gen", args.r, True, dtype=x.dtype)
+    t_norm = time.perf_counter() - t0
+    del A
+    t_order = {}
+    for o in orders:
+        if o != "none":
+            t_order[o] = reordered_adjacency(ei.view(2, -1), n, "gen", args.r, True, x.dtype, device, o).seconds
+    kinds = [k for k in ("gbp", "sgc") if f"{k}:{orders[0]}" in res]
+    base = {kind: res[f"{kind}:none"]["time"] if "none" in orders else None for kind in kinds}
+    cpu_base = {kind: res[f"{kind}:none"]["cpu_time"] if "none" in orders else None for kind in kinds}
+    rows = []
+    for kind, label in (("gbp", f"K={args.L} `gbp_exact` (PPR a={args.alpha})"), ("sgc", f"SGC K={args.K}")):
+        if kind not in kinds:
+            continue
+        for o in orders:
+            e = res[f"{kind}:{o}"]
+            ratio = f"{base[kind] / e['time']:.2f}x" if base[kind] else "-"
+            cpu_ratio = f"{cpu_base[kind] / e['cpu_time']:.2f}x" if cpu_base[kind] else "-"
+            rows.append(f"| {label} | {o} | {e['time']:.1f} | {spread(e['times'])} | {e['cpu_time']:.1f} | "
+                        f"{mib(e['mem'])} | {ratio} | {cpu_ratio} |")
+    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    text = (f"### Locality, end to end: {n:,} nodes, {ei.size(1):,} directed edges (+{n:,} self-loops), {f} features "
+            f"(synthetic power-law, `--size {args.size}`)\n\n"
+            f"Machine: {machine}; load average {load_before} before, {load_after} after. Every timed call is given a "
+            "fresh view of `edge_index`, so it normalizes the adjacency and, with an order, computes the order and "
+            f"permutes the matrix inside the timed call. Times: median of {args.repeat} interleaved rounds "
+            f"({'after one warm-up each' if args.warmup else 'no warm-up'}); min-max beside it. "
+            f"Normalizing alone: {t_norm:.1f} s; normalize + order + permute: "
+            + ", ".join(f"{o} {t:.1f} s" for o, t in t_order.items())
+            + ". Max relative difference of the K=" + str(args.L) + " results to the unordered one: "
+            + ", ".join(f"{o} {d:.1e}" for o, d in diffs.items()) + ".\n\n"
+            "CPU s = the process's CPU time in the call (all threads; stalls on memory count, waiting for a core "
+            "does not), the load-robust figure on a shared machine.\n\n"
+            "| propagation | order | wall (s) | min-max (s) | CPU s | peak extra MiB | speed-up vs none (wall) | "
+            "speed-up vs none (CPU) |\n"
+            "|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
+    return text
+
+
+def _timed(fn: Callable) -> Tuple[float, float, object]:
+    """(wall seconds, CPU seconds, result) of one call."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fn()
+    return time.perf_counter() - t0, time.process_time() - c0, out
+
+
+def locality_components_run(args) -> str:
+    """Locality at a size where whole K=10 calls cannot be repeated on a loaded machine: the one-off costs
+    (normalization; order + permutation) timed once, then ``--repeat`` interleaved rounds of one SpMM hop with the
+    plain and the reordered matrix and of the two row permutations; K-hop end-to-end times composed from them."""
+    from scalegnn.data.adjacency import normalized_adjacency
+    from scalegnn.nn.csr_spmm import csr_spmm
+    from scalegnn.nn.reordering import Reordered, locality_order, permute_csr
+
+    device = torch.device("cpu")
+    torch.set_num_threads(args.threads or torch.get_num_threads())
+    n, m, f, c = SIZES[args.size]
+    ei, x, _ = bench_graph(args.size, args.seed)
+    load_before = load_average()
+    print(f"graph: {n:,} nodes, {ei.size(1):,} directed edges, {f} features; load {load_before}", flush=True)
+    w_norm, c_norm, A = _timed(lambda: normalized_adjacency(ei, n, "gen", args.r, True, dtype=x.dtype))
+    print(f"normalize: {w_norm:.1f} s wall, {c_norm:.1f} s CPU", flush=True)
+
+    def order_and_permute():
+        perm = locality_order(A.crow_indices(), A.col_indices(), n, "rcm")
+        inv = torch.empty_like(perm)
+        inv[perm] = torch.arange(n)
+        return Reordered(permute_csr(A, perm, inv), perm, inv, "rcm", 0.0)
+
+    w_ord, c_ord, order = _timed(order_and_permute)
+    print(f"rcm order + permute: {w_ord:.1f} s wall, {c_ord:.1f} s CPU", flush=True)
+    B = order.matrix
+    xl = order.to_local(x)
+    methods = [("hop:none", lambda: csr_spmm(A, x)), ("hop:rcm", lambda: csr_spmm(B, xl)),
+               ("permute rows in and out", lambda: order.to_caller(order.to_local(x)))]
+    res = interleaved(methods, device, args.repeat, keep=lambda name: False, warmup=args.warmup)
+    same = bool(torch.equal(order.to_caller(csr_spmm(B, xl)), csr_spmm(A, x)))
+    load_after = load_average()
+    h = {k: res[k] for k in ("hop:none", "hop:rcm")}
+    p = res["permute rows in and out"]
+    lines = []
+    for label, hops in ((f"K={args.L} `gbp_exact`", args.L), (f"SGC K={args.K}", args.K)):
+        for key in ("time", "cpu_time"):
+            plain = (w_norm if key == "time" else c_norm) + hops * h["hop:none"][key]
+            reord = ((w_norm + w_ord) if key == "time" else (c_norm + c_ord)) + hops * h["hop:rcm"][key] + p[key]
+            lines.append((label, "wall" if key == "time" else "CPU", plain, reord))
+    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
+    text = (f"### Locality by components: {n:,} nodes, {ei.size(1):,} directed edges (+{n:,} self-loops), {f} features "
+            f"(synthetic power-law, `--size {args.size}`)\n\n"
+            f"Machine: {machine}; load average {load_before} before, {load_after} after. One-off costs, timed once: "
+            f"normalizing the adjacency {w_norm:.1f} s wall / {c_norm:.1f} s CPU; RCM order + permuted CSR "
+            f"{w_ord:.1f} s wall / {c_ord:.1f} s CPU. Per hop and for the row permutations: median of {args.repeat} "
+            f"interleaved rounds ({'after one warm-up each' if args.warmup else 'no warm-up'}). The reordered hop, "
+            f"returned to the caller's order, equals the plain one bit for bit: {same}.\n\n"
+            "| piece | wall (s) | min-max (s) | CPU s | peak extra MiB |\n|---|---|---|---|---|\n"
+            + "".join(f"| {k} | {e['time']:.2f} | {spread(e['times'])} | {e['cpu_time']:.2f} | {mib(e['mem'])} |\n"
+                      for k, e in res.items())
+            + "\nComposed end to end (normalize [+ order + permute + rows in/out] + K hops):\n\n"
+            "| propagation | clock | no reorder (s) | RCM, order included (s) | speed-up |\n|---|---|---|---|---|\n"
+            + "".join(f"| {a} | {b} | {pl:.1f} | {ro:.1f} | {pl / ro:.2f}x |\n" for a, b, pl, ro in lines))
+    return text
+
+
 # --- out of core: features larger than the memory the process may allocate -----------------------------
 
 OOC_CHILD = """
@@ -565,10 +748,24 @@ def main(argv=None):
     ooc.add_argument("--ooc-features", type=int, default=1024, help="feature columns of the on-disk matrix")
     ooc.add_argument("--ooc-cap-mb", type=int, default=256, help="MiB the capped process may allocate beyond the graph")
     ooc.add_argument("--ooc-dir", default=None, help="keep the files here (default: a temporary directory, removed)")
+    loc = p.add_argument_group("locality mode (--locality): reordered vs plain SpMM end to end, order built per call")
+    loc.add_argument("--locality", action="store_true")
+    loc.add_argument("--orders", nargs="+", default=["none", "rcm"], choices=["none", "rcm", "degree"])
+    loc.add_argument("--components", action="store_true",
+                     help="time the one-off costs once and single hops in interleaved rounds; compose K hops")
+    loc.add_argument("--only", choices=["gbp", "sgc"], default=None, help="only the K=L gbp_exact or the SGC rows")
+    loc.add_argument("--no-warmup", dest="warmup", action="store_false",
+                     help="skip the warm-up call of each method (long runs)")
     args = p.parse_args(argv)
+    gpu_note = ""
     if args.device.startswith("cuda") and not torch.cuda.is_available():
-        p.error("--device cuda but torch.cuda.is_available() is False")
-    if args.out_of_core:
+        gpu_note = (f"**GPU rows unmeasured**: `--device {args.device}` was asked for, but torch.cuda.is_available() is "
+                    "False on this machine (no GPU). The numbers below are the same command's CPU numbers.\n\n")
+        print(gpu_note.replace("**", ""), flush=True)
+        args.device = "cpu"
+    if args.locality:
+        text = locality_components_run(args) if args.components else locality_run(args)
+    elif args.out_of_core:
         text = out_of_core_run(args)
     elif args.accuracy:
         if args.gbp == GBP_DEFAULT:
@@ -576,6 +773,7 @@ def main(argv=None):
         text = accuracy_run(args)
     else:
         text = run(args)
+    text = gpu_note + text
     print("\n" + text)
     if args.out:
         with open(args.out, "a") as fh:
