@@ -98,3 +98,18 @@ def test_bad_reorder_values():
         sgc_precompute(x, S, 2, reorder="rcm")
     with pytest.raises(ValueError, match="unknown reordering"):
         locality_order(S.crow_indices(), S.col_indices(), 200, "random")
+
+
+def test_rcm_on_a_one_way_graph_is_a_permutation_and_exact():
+    # The order follows each row's own neighbour list (no A + A^T): on a one-way path, where rows see only one
+    # neighbour, it must still be a permutation and leave the results unchanged, in the caller's order.
+    n = 150
+    label = torch.randperm(n, generator=torch.Generator().manual_seed(3))
+    ei = torch.stack([label[:-1], label[1:]])  # edges one way only
+    A = normalized_adjacency(ei, n, "gen", 0.5, True, dtype=torch.float64)
+    perm = locality_order(A.crow_indices(), A.col_indices(), n, "rcm")
+    assert torch.equal(perm.sort().values, torch.arange(n))
+    x = torch.randn(n, 4, dtype=torch.float64)
+    w = ppr_weights(0.2, 5)
+    torch.testing.assert_close(gbp_exact(x, ei, w, reorder="rcm"), gbp_exact(x, ei, w, reorder=None),
+                               rtol=0, atol=1e-12)
