@@ -11,15 +11,25 @@ complete (target sparsity reached, mixed-precision bits chosen), so one-cycle
 pruning, which ends at the last step, reports its final model.
 
 Configurations (``--configs``): ``fp``, ``int8``, ``int4``, ``mixed:5``,
-``mixed:8``, ``binary``, ``prune:0.5``, ``prune:0.5:gradual``, ``prune:0.9``,
-``prune:0.9:gradual``, ``heads:0.5`` (GAT only), plus ``fp64`` and ``binary``
-which use the Bi-GCN recipe (hidden 64, dropout 0.4, lr 0.001, 1000 epochs,
-no ReLU between the layers: the sign is the nonlinearity, as in Bi-GCN).
+``mixed:8``, ``prune:0.5``, ``prune:0.5:gradual``, ``prune:0.9``,
+``prune:0.9:gradual`` (unstructured, weights ranked globally across layers),
+``heads:0.5`` (GAT only), plus ``fp64``, ``binary`` and ``binary:apply``, which
+use the Bi-GCN recipe (hidden 64, dropout 0.4, lr 0.001, weight decay 5e-4,
+1000 epochs, no ReLU between the layers: the sign is the nonlinearity).
+``binary`` is Bi-GCN's layout built from wrappers: the first layer batch-normalizes
+and binarizes the node features, the second binarizes its input directly, and
+both drop 40% of the binary features after the sign (the model itself has no
+dropout). ``binary:apply`` is plain ``compress.apply(model, "binary")`` on the
+model with its own dropout 0.4 (before the binarizers), what
+``scalegnn train --compress binary`` does.
 
 Usage::
 
     python -m benchmarks.compression                       # the full table (Cora, CiteSeer, GAT on Cora)
     python -m benchmarks.compression --seeds 2 --datasets Cora --models gcn --configs fp int8   # smoke test
+    python -m benchmarks.compression --datasets Cora --models gcn --configs binary --first-seed 4 --seeds 3 \
+        --json part.json                                   # seeds 4-6 only (run parts in parallel)
+    python -m benchmarks.compression --summarize part1.json part2.json   # one table from the parts
 """
 from __future__ import annotations
 
@@ -49,7 +59,9 @@ def build(model: str, config: str, num_features: int, num_classes: int) -> torch
 
     if model == "gat":
         return GAT(num_features, 64, 2, num_classes, heads=8, dropout=0.6)
-    if config in ("fp64", "binary"):  # the Bi-GCN recipe: hidden 64, sign as the only nonlinearity
+    if config == "binary":  # Bi-GCN: dropout after the binarization, so the wrappers drop (see run_one)
+        return GCN(num_features, 64, 2, num_classes, dropout=0.0, cached=True, act=None)
+    if config in ("fp64", "binary:apply"):  # the Bi-GCN recipe: hidden 64, sign as the only nonlinearity
         return GCN(num_features, 64, 2, num_classes, dropout=0.4, cached=True, act=None)
     return GCN(num_features, 16, 2, num_classes, dropout=0.5, cached=True)
 
@@ -57,7 +69,7 @@ def build(model: str, config: str, num_features: int, num_classes: int) -> torch
 def recipe(model: str, config: str) -> Dict[str, Any]:
     if model == "gat":
         return {"lr": 0.005, "weight_decay": 5e-4, "epochs": 200}
-    if config in ("fp64", "binary"):
+    if config in ("fp64", "binary", "binary:apply"):
         return {"lr": 0.001, "weight_decay": 5e-4, "epochs": 1000}
     return {"lr": 0.01, "weight_decay": 5e-4, "epochs": 200}
 
@@ -92,7 +104,13 @@ def run_one(ds: Any, model_name: str, config: str, seed: int, tmp: Path) -> Dict
         extra: Dict[str, Any] = {}
         if config.startswith("heads"):
             extra["criterion"] = "taylor"
-        compress.apply(model, config, **extra)
+        if config == "binary":
+            # Bi-GCN's layout: batch-normalized input features, plain sign of the hidden features,
+            # dropout 0.4 after each binarization
+            compress.apply(model, {"method": "binarize", "normalize": "batch", "dropout": 0.4}, include="convs.0")
+            compress.apply(model, {"method": "binarize", "normalize": "none", "dropout": 0.4}, include="convs.1")
+        else:
+            compress.apply(model, "binary" if config == "binary:apply" else config, **extra)
         scheduler = compress.CompressionScheduler(model, hp["epochs"])
     optimizer = torch.optim.Adam(model.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
     task = NodeClassificationTask(ds.data, ds.split)
@@ -120,6 +138,7 @@ def main(argv: List[str] | None = None) -> None:
     parser.add_argument("--models", nargs="+", default=["gcn", "gat"], choices=["gcn", "gat"])
     parser.add_argument("--configs", nargs="+", default=None)
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0, help="run seeds first-seed .. first-seed + seeds - 1")
     parser.add_argument("--json", default=None, help="write every run here (updated after each run)")
     parser.add_argument("--summarize", nargs="+", default=None, metavar="JSON",
                         help="only print the table of earlier runs' JSON files")
@@ -133,7 +152,7 @@ def main(argv: List[str] | None = None) -> None:
         return
     torch.set_num_threads(1)
     print(f"machine: {platform.platform()}, {os.cpu_count()} cpus, torch {torch.__version__}, "
-          f"load {os.getloadavg()}")
+          f"load {os.getloadavg()}", flush=True)
     runs: Dict[str, List[Dict[str, Any]]] = {}
     jobs = []
     for name in args.datasets:
@@ -145,9 +164,10 @@ def main(argv: List[str] | None = None) -> None:
             jobs.extend((name, model, c) for c in configs)
     datasets = {name: load_dataset(name, root=args.root) for name in args.datasets}
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             for name, model, config in jobs:
                 rec = run_one(datasets[name], model, config, seed, Path(tmp))
+                rec["seed"], rec["load"] = seed, os.getloadavg()[0]
                 runs.setdefault(f"{name}|{model}|{config}", []).append(rec)
                 print(f"seed {seed} {name} {model} {config}: {rec}", flush=True)
                 if args.json:
@@ -161,7 +181,7 @@ def print_table(runs: Dict[str, List[Dict[str, Any]]]) -> None:
     print("|---|---|---|---|---|---|---|")
     for key, recs in runs.items():
         name, model, config = key.split("|")
-        base = "fp64" if config in ("binary", "fp64") else "fp"
+        base = "fp64" if config in ("binary", "binary:apply", "fp64") else "fp"
         base_recs = runs.get(f"{name}|{model}|{base}")
         accs = [r["acc"] for r in recs]
         std = statistics.stdev(accs) if len(accs) > 1 else 0.0

@@ -233,7 +233,7 @@ def test_quantized_and_mixed_models_train_with_the_shared_trainer():
             assert any(d > 0 for d in duals)
 
 
-@pytest.mark.parametrize("spec", ["prune:0.5", "int4"])
+@pytest.mark.parametrize("spec", ["prune:0.5", "int4", "binary"])
 def test_example_script_trains_exports_and_reloads(tmp_path, spec, capsys):
     import importlib.util
     from pathlib import Path

@@ -59,23 +59,29 @@ def test_masks_only_grow_and_prune_the_smallest_magnitudes():
     assert torch.equal(w[5:], torch.tensor([-6.0, 7, -8, 9, -10]))
 
 
-def test_masked_weights_stay_zero_through_training_and_persist():
+@pytest.mark.parametrize("scope", ["layer", "global"])
+def test_masked_weights_stay_zero_through_training_and_persist(scope):
     ds = load_dataset()  # bundled Cora
     torch.manual_seed(0)
-    model = compress.apply(GCN(ds.num_features, 16, 2, ds.num_classes), "prune:0.9:gradual")
+    model = compress.apply(GCN(ds.num_features, 16, 2, ds.num_classes), "prune:0.9:gradual", scope=scope)
     sched = CompressionScheduler(model, total_steps=20)
     opt = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
     Trainer(model, opt, NodeClassificationTask(ds.data, ds.split), epochs=20, progress=False, scheduler=sched,
             restore_best=False).fit()
-    for _, w in compress.compression_wrappers(model):
+    wrappers = [w for _, w in compress.compression_wrappers(model)]
+    for w in wrappers:
         n = w.original("lin.weight").numel()
-        assert w.weight_sparsity() == round(0.9 * n) / n
+        if scope == "layer":
+            assert w.weight_sparsity() == round(0.9 * n) / n
         mask = w.parametrization("lin.weight").mask
         assert torch.all(w.effective("lin.weight")[mask == 0] == 0)
         assert w.step_count == 20
+    total = sum(w.original("lin.weight").numel() for w in wrappers)
+    assert compress.global_sparsity(wrappers) == round(0.9 * total) / total
     state = model.state_dict()
     assert any(k.endswith("parametrizations.weight.0.mask") for k in state)
-    fresh = compress.apply(GCN(ds.num_features, 16, 2, ds.num_classes), "prune:0.9:gradual", total_steps=20)
+    fresh = compress.apply(GCN(ds.num_features, 16, 2, ds.num_classes), "prune:0.9:gradual", total_steps=20,
+                           scope=scope)
     fresh.load_state_dict(state)
     model.eval(), fresh.eval()
     assert torch.equal(model(ds.data.x, ds.data.edge_index), fresh(ds.data.x, ds.data.edge_index))
@@ -149,3 +155,52 @@ def test_scheduler_is_complete_once_the_final_sparsity_is_reached():
         done.append(sched.complete)
     assert done == [False] * 5 + [True] * 3  # the gradual schedule ends at 0.75 * 8 = 6 steps
     assert sched.state_dict()["steps"] == 8
+
+
+def test_global_pruning_reaches_the_global_sparsity_and_ranks_across_layers():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(50, 40), torch.nn.Linear(40, 3))
+    with torch.no_grad():
+        model[1].weight.mul_(100)  # the small output layer's weights are the large ones
+    compress.apply(model, "prune:0.9:one_shot")
+    wrappers = [w for _, w in compress.compression_wrappers(model)]
+    assert all(w.scope == "global" for w in wrappers)
+    total = 50 * 40 + 40 * 3
+    assert compress.global_sparsity(wrappers) == round(0.9 * total) / total
+    # exactly the smallest magnitudes of both layers together are gone
+    originals = torch.cat([w.parametrization("weight").mask.reshape(-1) for w in wrappers])
+    weights = torch.cat([model[0].module.weight.detach().reshape(-1), model[1].module.weight.detach().reshape(-1)])
+    assert torch.equal(originals == 0, weights == 0)
+    assert model[1].weight_sparsity() == 0.0  # the output layer stays dense: all its magnitudes rank above
+    assert torch.all(model[1].module.bias != 0)  # biases are never pruned
+
+
+def test_global_pruning_follows_the_schedule_and_excluded_layers_stay_dense():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(30, 20), torch.nn.Linear(20, 20), torch.nn.Linear(20, 4))
+    compress.apply(model, "prune:0.8:gradual", exclude="2")
+    assert isinstance(model[2], torch.nn.Linear)
+    sched = CompressionScheduler(model, total_steps=12)
+    wrappers = [model[0], model[1]]
+    total = 30 * 20 + 20 * 20
+    for step in range(1, 13):
+        with torch.no_grad():
+            for w in wrappers:
+                w.original("weight").add_(0.01 * torch.randn_like(w.original("weight")))
+        sched.step()
+        expected = round(sparsity_at("gradual", step, 12, 0.8) * total) / total
+        assert compress.global_sparsity(wrappers) == pytest.approx(expected, abs=1e-12)
+    assert sched.complete
+    assert model[0].weight_sparsity() != model[1].weight_sparsity()  # ranked together, not 80% each
+    assert torch.count_nonzero(model[2].weight) == 80
+
+
+def test_global_scope_errors():
+    with pytest.raises(ValueError, match="scope"):
+        Pruned(torch.nn.Linear(4, 4), 0.5, scope="model")
+    with pytest.raises(ValueError, match="structured"):
+        Pruned(torch.nn.Linear(4, 4), 0.5, structured="channel", scope="global")
+    model = torch.nn.Sequential(Pruned(torch.nn.Linear(4, 4), 0.5, "gradual", scope="global"),
+                                Pruned(torch.nn.Linear(4, 4), 0.7, "gradual", scope="global"))
+    with pytest.raises(ValueError, match="share sparsity"):
+        CompressionScheduler(model, total_steps=10)

@@ -101,19 +101,99 @@ def test_binarized_weights_are_plus_minus_scale_per_channel(kind):
         assert torch.equal(w.detach(), expected)
 
 
-def test_binary_activations_are_scaled_signs_with_8bit_thresholds():
+def _bigcn_reference(x, normalize):
+    """Bi-GCN's binary features written out directly: batch norm (no affine), beta_i * sign, hard-tanh STE."""
+    if normalize == "batch":
+        x = (x - x.mean(0)) / x.std(0, unbiased=False)
+    beta = x.abs().mean(1, keepdim=True).detach()
+    hard = torch.clamp(x, -1.0, 1.0)
+    return hard + (beta * torch.where(x >= 0, 1.0, -1.0).to(x.dtype) - hard).detach()
+
+
+@pytest.mark.parametrize("normalize", ["batch", "none"])
+def test_binary_features_match_a_direct_bigcn_reference(normalize):
+    torch.manual_seed(0)
+    x = (torch.randn(40, 9, dtype=torch.float64) * 3 + torch.arange(9)).requires_grad_()
+    x_ref = x.detach().clone().requires_grad_()
+    b = Binarized(torch.nn.Linear(9, 4).double(), normalize=normalize).binarizer
+    b.train()
+    h = b(x)
+    expected = _bigcn_reference(x_ref, normalize)
+    assert torch.equal(h.abs(), h.abs().amax(1, keepdim=True).expand_as(h))  # +-beta_i in each row
+    torch.testing.assert_close(h, expected, rtol=1e-12, atol=1e-12)
+    g = torch.randn_like(h)
+    (h * g).sum().backward()
+    (expected * g).sum().backward()
+    torch.testing.assert_close(x.grad, x_ref.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_wrapped_two_layer_gcn_is_bigcn_written_out():
+    """Bi-GCN's layout from wrappers equals the forward pass written out with dense matrices."""
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+    from torch_geometric.nn.models import GCN
+
     x, ei = graph()
+    x = x.double()
+    torch.manual_seed(0)
+    model = GCN(F_IN, 8, 2, 3, dropout=0.0, act=None).double()
+    from scalegnn import compress
+    compress.apply(model, {"method": "binarize", "normalize": "batch"}, include="convs.0")
+    compress.apply(model, {"method": "binarize", "normalize": "none"}, include="convs.1")
+    model.train()
+    out = model(x, ei)
+    (e, w) = gcn_norm(ei, num_nodes=N, add_self_loops=True, dtype=torch.float64)
+    adj = torch.zeros(N, N, dtype=torch.float64).index_put_((e[1], e[0]), w, accumulate=True)
+
+    def signed(h):
+        beta = h.abs().mean(1, keepdim=True)
+        return torch.where(h >= 0, beta, -beta)
+
+    def binary_weight(wt):
+        alpha = wt.abs().mean(1, keepdim=True)
+        return torch.where(wt >= 0, alpha, -alpha)
+
+    h = signed((x - x.mean(0)) / x.std(0, unbiased=False))
+    c0, c1 = model.convs[0].module, model.convs[1].module
+    h = adj @ (h @ binary_weight(c0.lin.parametrizations.weight.original.detach()).T) + c0.bias.detach()
+    h = adj @ (signed(h) @ binary_weight(c1.lin.parametrizations.weight.original.detach()).T) + c1.bias.detach()
+    torch.testing.assert_close(out.detach(), h, rtol=1e-10, atol=1e-12)
+
+
+def test_binary_features_use_8bit_means_and_4bit_log_deviations_at_inference():
+    x, _ = graph()
     b = Binarized(make_layer("gcn"))
     b.train()
-    h = b.binarizer(x)
-    centered = x - x.mean(0)
-    beta = centered.abs().mean(1, keepdim=True)
-    expected = beta / beta.mean() * torch.where(centered >= 0, 1.0, -1.0)
-    torch.testing.assert_close(h, expected)
+    b.binarizer(x)
     b.eval()
-    tau = b.binarizer.inference_threshold()
-    assert torch.unique(tau).numel() <= 256
-    torch.testing.assert_close(tau, x.mean(0), atol=(x.mean(0).max() - x.mean(0).min()) / 255, rtol=0)
+    tau, std = b.binarizer.inference_threshold(), b.binarizer.inference_std()
+    assert torch.unique(tau).numel() <= 256 and torch.unique(std).numel() <= 16
+    mean, dev = x.mean(0), x.std(0, unbiased=False)
+    torch.testing.assert_close(tau, mean, atol=float(mean.max() - mean.min()) / 255, rtol=0)
+    log_range = float(dev.log().max() - dev.log().min())
+    torch.testing.assert_close(std.log(), dev.log(), atol=log_range / 30 + 1e-6, rtol=0)
+    x_hat = (x - tau) / std
+    beta = x_hat.abs().mean(1, keepdim=True)
+    torch.testing.assert_close(b.binarizer(x), torch.where(x_hat >= 0, beta, -beta))
+
+
+def test_binarized_dropout_zeroes_binary_features_after_the_sign():
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(30, 5, bias=False)
+    b = Binarized(lin, dropout=0.5, normalize="none")
+    x = torch.randn(200, 30)
+    b.train()
+    seen = {}
+    lin.register_forward_pre_hook(lambda m, args: seen.setdefault("x", args[0]))
+    b(x)
+    fed = seen["x"]
+    beta = x.abs().mean(1, keepdim=True)
+    kept = fed != 0
+    assert 0.4 < kept.float().mean() < 0.6  # dropped entries are exactly 0, not +-beta
+    torch.testing.assert_close(fed[kept], (2 * torch.where(x >= 0, beta, -beta))[kept])  # kept: scaled by 1/(1-p)
+    with pytest.raises(ValueError, match="dropout"):
+        Binarized(torch.nn.Linear(3, 3), dropout=1.0)
+    with pytest.raises(ValueError, match="normalize"):
+        Binarized(torch.nn.Linear(3, 3), normalize="layer")
 
 
 def test_instance_aware_thresholds_move_with_node_statistics():

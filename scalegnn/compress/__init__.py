@@ -15,6 +15,7 @@ from scalegnn.compress.apply import apply, default_targets, parse_spec
 from scalegnn.compress.binarized import Binarized
 from scalegnn.compress.binary_activation import BinaryActivation
 from scalegnn.compress.export import ExportReport, export, float32_bytes, load
+from scalegnn.compress.global_pruning import global_prune, global_sparsity
 from scalegnn.compress.mixed_precision import allocate_bits
 from scalegnn.compress.pruned import Pruned
 from scalegnn.compress.quantized import Quantized
@@ -36,6 +37,8 @@ __all__ = [
     "default_targets",
     "export",
     "float32_bytes",
+    "global_prune",
+    "global_sparsity",
     "load",
     "parse_spec",
     "summary",

@@ -5,7 +5,9 @@ Specs (strings, as on the command line, or dicts):
 =================== =====================================================================
 ``"int8"``, ``"int4"``, ``"intN"``  :class:`~scalegnn.compress.Quantized` with ``bits=N`` (weights and activations)
 ``"binary"``        :class:`~scalegnn.compress.Binarized` (sign weights, binary features)
-``"prune:S"``       :class:`~scalegnn.compress.Pruned`, sparsity ``S``, one-cycle schedule;
+``"prune:S"``       :class:`~scalegnn.compress.Pruned`, sparsity ``S`` of all the wrapped
+                    weights ranked together (``scope='global'``; pass ``scope='layer'``
+                    for ``S`` in every layer), one-cycle schedule;
                     ``"prune:S:gradual"`` / ``"prune:S:one_shot"`` choose the schedule
 ``"channels:S"``    structured pruning of a fraction ``S`` of output channels
 ``"heads:S"``       structured pruning of a fraction ``S`` of attention heads
@@ -31,6 +33,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Type, Union
 import torch
 
 from scalegnn.compress.binarized import Binarized
+from scalegnn.compress.global_pruning import global_prune
 from scalegnn.compress.mixed_precision import DEFAULT_BIT_CHOICES
 from scalegnn.compress.pruned import Pruned
 from scalegnn.compress.quantized import Quantized
@@ -156,6 +159,8 @@ def apply(model: torch.nn.Module, spec: Union[str, Dict[str, Any]], *,
     if method == "mixed" and float(spec_kwargs["budget"]) <= 1:
         raise ValueError(f"mixed precision needs a budget > 1 (a compression factor), got {spec_kwargs['budget']}")
     wrapper_kwargs = {**spec_kwargs, **kwargs}
+    if method == "prune" and wrapper_kwargs.get("structured") is None:
+        wrapper_kwargs.setdefault("scope", "global")
     inc, exc = _selectors(include), _selectors(exclude)
     heads_only = wrapper_kwargs.get("structured") == "head" and inc is None
     if inc is None:
@@ -174,11 +179,21 @@ def apply(model: torch.nn.Module, spec: Union[str, Dict[str, Any]], *,
         available = [n or "<model>" for n, m in model.named_modules() if weight_matrix_names(m)][:20]
         raise ValueError(f"compression spec {spec!r} matched no layer (include={include!r}, exclude={exclude!r}); "
                          f"layers with weights: {available}")
+    built: List[CompressionWrapper] = []
     for name in targets:
         module = modules[name]
         wrapped = _build(method, module, wrapper_kwargs)
+        built.append(wrapped)
         if name == "":
-            return wrapped
-        parent_name, _, child = name.rpartition(".")
-        setattr(modules[parent_name], child, wrapped)
+            model = wrapped
+        else:
+            parent_name, _, child = name.rpartition(".")
+            setattr(modules[parent_name], child, wrapped)
+    global_layers = [w for w in built if isinstance(w, Pruned) and w.scope == "global"]
+    if global_layers:
+        lead = global_layers[0]
+        if lead.total_steps is None and lead.schedule == "one_shot":
+            global_prune(global_layers, lead.sparsity)  # what a single layer does at construction
+        elif lead.total_steps is not None:
+            global_prune(global_layers, lead.target_sparsity())
     return model

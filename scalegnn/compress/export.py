@@ -8,7 +8,8 @@ in the form its wrapper uses:
 * :class:`~scalegnn.compress.Quantized`: ``bits``-bit codes packed densely
   (:func:`~scalegnn.compress.packing.pack_bits`) plus one float32 scale per channel;
 * :class:`~scalegnn.compress.Binarized`: one bit per weight plus its scales, and
-  the binary-activation thresholds as 8-bit codes;
+  the binary-activation statistics as 8-bit codes (per-channel means) and 4-bit
+  codes of the log-deviations;
 * :class:`~scalegnn.compress.Pruned`: the nonzeros as a bitmask or CSR
   (whichever is smaller) with float32 values.
 
@@ -34,7 +35,7 @@ import torch
 
 from scalegnn.compress.activation_quant import ActivationQuantizer
 from scalegnn.compress.binarized import Binarized
-from scalegnn.compress.binary_activation import BinaryActivation
+from scalegnn.compress.binary_activation import STD_BITS, BinaryActivation
 from scalegnn.compress.fake_quant import affine_decode
 from scalegnn.compress.packing import pack_bits, sparse_layout, sparse_restore, unpack_bits
 from scalegnn.compress.pruned import Pruned
@@ -146,13 +147,19 @@ def export(model: torch.nn.Module, path: Union[str, Path]) -> ExportReport:
         for key in w.training_only_state():
             handled.add(_prefix(wpath) + key)
         if isinstance(w, Binarized) and w.binarizer is not None:
-            key = f"{_prefix(wpath)}binarizer.running_mean"
-            handled.add(key)
-            codes, low, scale = w.binarizer.threshold_codes()
-            entries.append({"key": key, "encoding": "threshold8", "shape": list(codes.shape), "dtype": "float32",
-                            "codes": writer.add(codes.cpu().numpy().tobytes()),
-                            "scale": writer.add(_raw(scale.reshape(1))), "low": writer.add(_raw(low.reshape(1)))})
-            layer_bytes += codes.numel() + 8
+            for stat in set(w.binarizer.stored_statistics()) & {"running_mean", "running_std"}:
+                key = f"{_prefix(wpath)}binarizer.{stat}"
+                handled.add(key)
+                if stat == "running_mean":
+                    codes, low, scale = w.binarizer.threshold_codes()
+                    encoding, data = "threshold8", codes.cpu().numpy().tobytes()
+                else:
+                    codes, low, scale = w.binarizer.std_codes()
+                    encoding, data = "logstd4", pack_bits(codes.cpu().numpy(), STD_BITS)
+                entries.append({"key": key, "encoding": encoding, "shape": list(codes.shape), "dtype": "float32",
+                                "codes": writer.add(data),
+                                "scale": writer.add(_raw(scale.reshape(1))), "low": writer.add(_raw(low.reshape(1)))})
+                layer_bytes += len(data) + 8
         sparsity = w.weight_sparsity() if isinstance(w, Pruned) else None
         layers.append({"layer": wpath or "<model>", "kind": w.kind, "bits": bits, "sparsity": sparsity,
                        "bytes": layer_bytes})
@@ -243,11 +250,16 @@ def _decode(entry: Dict[str, Any], blob: memoryview) -> torch.Tensor:
     if entry["encoding"] == "sparse":
         parts = {k: seg(v) for k, v in entry["parts"].items()}
         return torch.from_numpy(sparse_restore(entry["layout"], parts, shape, _np_dtype(entry["dtype"])).copy())
-    if entry["encoding"] == "threshold8":
-        codes = torch.from_numpy(np.frombuffer(seg(entry["codes"]), dtype=np.uint8).copy()).reshape(shape)
+    if entry["encoding"] in ("threshold8", "logstd4"):
+        count = int(np.prod(shape)) if shape else 1
+        raw = seg(entry["codes"])
+        codes_np = np.frombuffer(raw, dtype=np.uint8).copy() if entry["encoding"] == "threshold8" \
+            else unpack_bits(raw, STD_BITS, count)
+        codes = torch.from_numpy(codes_np).reshape(shape)
         low = torch.from_numpy(np.frombuffer(seg(entry["low"]), dtype=np.float32).copy())[0]
         scale = torch.from_numpy(np.frombuffer(seg(entry["scale"]), dtype=np.float32).copy())[0]
-        return affine_decode(codes, low, scale)
+        value = affine_decode(codes, low, scale)
+        return value.exp() if entry["encoding"] == "logstd4" else value
     raise ValueError(f"unknown encoding {entry['encoding']!r} in the exported file")
 
 
@@ -283,8 +295,8 @@ def load(path: Union[str, Path], model: torch.nn.Module) -> torch.nn.Module:
         state[entry["key"]] = tensor
         if entry["encoding"] in ("codes", "sparse"):
             frozen[entry["key"]] = ("", tensor)
-        if entry["encoding"] == "threshold8":
-            frozen[entry["key"]] = ("<threshold>", tensor)
+        if entry["encoding"] in ("threshold8", "logstd4"):
+            frozen[entry["key"]] = ("<statistic>", tensor)
     try:
         result = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:
@@ -300,7 +312,9 @@ def load(path: Union[str, Path], model: torch.nn.Module) -> torch.nn.Module:
             key = _tensor_key(wpath, w, name)
             if key in frozen:
                 w.freeze(name, frozen[key][1].to(w.original(name).device))
-        key = f"{_prefix(wpath)}binarizer.running_mean"
-        if isinstance(w, Binarized) and w.binarizer is not None and key in frozen:
-            w.binarizer.frozen_threshold = frozen[key][1]
+        if isinstance(w, Binarized) and w.binarizer is not None:
+            for stat in ("running_mean", "running_std"):
+                key = f"{_prefix(wpath)}binarizer.{stat}"
+                if key in frozen:
+                    w.binarizer.freeze_statistic(stat, frozen[key][1])
     return model.eval()

@@ -29,6 +29,22 @@ Structured pruning removes whole units:
   :math:`C` rows of head :math:`h` in every :math:`[H C, \cdot]` weight, its
   attention vectors (``[1, H, C]``) and its bias entries.
 
+Ranking scope (unstructured pruning only):
+
+* ``scope='layer'``: each layer prunes its own fraction ``sparsity`` of weights;
+* ``scope='global'``: the magnitudes of all layers with global scope are ranked
+  together and the smallest ``sparsity`` of them all are pruned
+  (:func:`~scalegnn.compress.global_pruning.global_prune`, the global magnitude
+  pruning of the lottery-ticket line of work, e.g. `"Rigging the Lottery"
+  <https://arxiv.org/abs/1911.11134>`_, Evci et al., ICML 2020, and the GNN
+  lottery tickets of `"A Unified Lottery Ticket Hypothesis for Graph Neural
+  Networks" <https://arxiv.org/abs/2102.06790>`_, Chen et al., ICML 2021), so a
+  small output layer keeps more of its weights than a wide input layer. A
+  global layer does not update its own mask in :meth:`step`:
+  :class:`~scalegnn.compress.CompressionScheduler` (or a call of
+  :func:`~scalegnn.compress.global_prune`) prunes all of them together.
+  :func:`~scalegnn.compress.apply` uses ``'global'`` for ``prune:S`` specs.
+
 Args:
     module: the layer to prune.
     sparsity: final fraction of units pruned, in :math:`[0, 1)`.
@@ -41,6 +57,7 @@ Args:
     begin, end, frequency: schedule options (fractions of the run; see
         :func:`~scalegnn.compress.schedules.sparsity_at`).
     weights: the tensors to prune (default: every weight matrix).
+    scope: ``'layer'`` (default) or ``'global'`` (see above).
 
 Call :meth:`step` once after each optimizer step.
 """
@@ -58,6 +75,7 @@ __all__ = ["Pruned"]
 
 CRITERIA = ("magnitude", "taylor")
 STRUCTURES = (None, "channel", "head")
+SCOPES = ("layer", "global")
 
 
 class _Mask(Reparametrization):
@@ -84,8 +102,14 @@ class Pruned(CompressionWrapper):
     def __init__(self, module: torch.nn.Module, sparsity: float, schedule: str = "one_cycle",
                  criterion: str = "magnitude", structured: Optional[str] = None, *,
                  total_steps: Optional[int] = None, begin: Optional[float] = None, end: Optional[float] = None,
-                 frequency: int = 1, weights: Optional[Sequence[str]] = None) -> None:
+                 frequency: int = 1, weights: Optional[Sequence[str]] = None, scope: str = "layer") -> None:
         super().__init__(module, weights)
+        if scope not in SCOPES:
+            raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
+        if scope == "global" and structured is not None:
+            raise ValueError(f"scope='global' ranks single weights across layers; structured={structured!r} "
+                             "pruning ranks channels or heads within each layer (use scope='layer')")
+        self.scope = scope
         self.sparsity = check_sparsity(sparsity)
         if schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {schedule!r}; choose one of {SCHEDULES}")
@@ -115,7 +139,9 @@ class Pruned(CompressionWrapper):
             self.register_buffer(f"importance_{group.replace('.', '_')}",
                                  torch.zeros(units if structured else params[group].shape,
                                              device=params[self.weight_names[0]].device))
-        if total_steps is None and schedule == "one_shot":
+        if scope == "global":
+            pass  # pruned together with the other global layers (CompressionScheduler / global_prune)
+        elif total_steps is None and schedule == "one_shot":
             self._update_masks(self.sparsity)
         elif total_steps is not None:
             self._update_masks(self.target_sparsity())
@@ -250,7 +276,10 @@ class Pruned(CompressionWrapper):
         self.step_count += 1
         if self.criterion == "taylor":
             self._accumulate_taylor()
-        self._update_masks(self.target_sparsity())
+        if self.scope == "layer":
+            self._update_masks(self.target_sparsity())
+        elif self.total_steps is None:
+            self.target_sparsity()  # the same clear error as a layer-scope schedule without total_steps
 
     # ------------------------------------------------------------ reports
     def unit_sparsity(self) -> float:
@@ -271,7 +300,7 @@ class Pruned(CompressionWrapper):
     def config(self) -> Dict[str, Any]:
         return {"sparsity": self.sparsity, "schedule": self.schedule, "criterion": self.criterion,
                 "structured": self.structured, "total_steps": self.total_steps, "begin": self.begin,
-                "end": self.end, "frequency": self.frequency, "weights": list(self.weight_names)}
+                "end": self.end, "frequency": self.frequency, "weights": list(self.weight_names), "scope": self.scope}
 
     def training_only_state(self) -> List[str]:
         keys = ["step_count"] + [f"importance_{g.replace('.', '_')}" for g, _, _ in self.groups

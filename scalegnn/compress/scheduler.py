@@ -4,7 +4,9 @@
 (``step()``, ``state_dict()``, ``load_state_dict()``), so it is passed as
 ``Trainer(..., scheduler=CompressionScheduler(model, total_steps))``. Each
 ``step()`` steps the wrapped learning-rate scheduler (if any), advances the
-pruning schedules of every :class:`~scalegnn.compress.Pruned` layer, and, for
+pruning schedules of every :class:`~scalegnn.compress.Pruned` layer (layers with
+``scope='global'`` are pruned together by
+:func:`~scalegnn.compress.global_pruning.global_prune`), and, for
 mixed precision, allocates the bit widths once the calibration phase
 (``allocate_at`` of the run) is over. The Trainer steps it once per epoch, so
 with full-batch training a step is one optimizer step; with mini-batches give
@@ -16,6 +18,7 @@ from typing import Any, Dict, Optional
 
 import torch
 
+from scalegnn.compress.global_pruning import global_prune
 from scalegnn.compress.mixed_precision import DEFAULT_BIT_CHOICES, allocate_bits
 from scalegnn.compress.pruned import Pruned
 from scalegnn.compress.quantized import Quantized
@@ -44,10 +47,19 @@ class CompressionScheduler:
         self.wrappers = list(compression_wrappers(model))
         if not self.wrappers:
             raise ValueError("the model has no compression wrappers (use compress.apply first)")
+        self.global_pruned = [w for _, w in self.wrappers if isinstance(w, Pruned) and w.scope == "global"]
         for _, w in self.wrappers:
             if isinstance(w, Pruned) and w.total_steps is None and w.schedule != "one_shot":
                 w.total_steps = total_steps
-                w._update_masks(w.target_sparsity())
+                if w.scope == "layer":
+                    w._update_masks(w.target_sparsity())
+        if self.global_pruned:
+            settings = {(w.sparsity, w.schedule, w.total_steps, w.begin, w.end, w.frequency)
+                        for w in self.global_pruned}
+            if len(settings) > 1:
+                raise ValueError("layers pruned with scope='global' must share sparsity, schedule, total_steps, begin, "
+                                 f"end and frequency; found {sorted(settings, key=str)}")
+            self._global_step()
         mixed = [w for _, w in self.wrappers if isinstance(w, Quantized) and w.mixed_budget is not None]
         self.mixed_budget = mixed[0].mixed_budget if mixed else None
         self.bit_choices = tuple(mixed[0].bit_choices or DEFAULT_BIT_CHOICES) if mixed else None
@@ -74,8 +86,17 @@ class CompressionScheduler:
         self.steps += 1
         for _, w in self.wrappers:
             w.step()
+        if self.global_pruned:
+            self._global_step()
         if self.allocate_step is not None and self.steps == self.allocate_step:
             self.allocation = allocate_bits(self.model, self.mixed_budget, self.bit_choices)
+
+    def _global_step(self) -> None:
+        lead = self.global_pruned[0]
+        if lead.total_steps is None:  # one-shot without a schedule: prune at once
+            global_prune(self.global_pruned, lead.sparsity)
+        else:
+            global_prune(self.global_pruned, lead.target_sparsity())
 
     def state_dict(self) -> Dict[str, Any]:
         return {"steps": self.steps, "allocation": self.allocation,
