@@ -408,10 +408,10 @@ def _minibatch_task(settings: Dict[str, Any], dataset: Any, data: Any) -> Any:
 
 def _train_link(args: argparse.Namespace, settings: Dict[str, Any], dataset: Any) -> int:
     """``--task link``: SEAL through the library's recipe (scalegnn.linkpred.train_seal)."""
+    import torch
+
     from scalegnn.linkpred import SEALConfig, ogb_link_split, random_link_split, train_seal
     from scalegnn.train.run_dir import write_run_config
-
-    import torch
 
     # SEAL's many tiny per-subgraph kernels run fastest on one thread (as in examples/seal_*.py)
     torch.set_num_threads(1)
