@@ -138,3 +138,27 @@ def test_classic_script_on_a_small_network(tmp_path):
     assert row["seal_auc"]["runs"] == 2 and len(row["runs"]) == 2
     assert 0.5 < row["aa_auc"]["mean"] <= 1.0 and 0.5 < row["cn_auc"]["mean"] <= 1.0
     assert (tmp_path / "out" / "summary.json").is_file()
+
+
+def test_classic_hop_rules():
+    """``degree``: 2 hops on sparse graphs only; ``auto`` (AA vs CN on held-out observed links) is 1 or 2 and seeded."""
+    import torch
+    from torch_geometric.data import Data
+
+    from scalegnn.linkpred import random_link_split
+
+    module = load_example("seal_classic")
+    n = 60
+    ring = torch.tensor([[i, (i + 1) % n] for i in range(n)] + [[i, (i + 2) % n] for i in range(n)]).t()
+    pairs = torch.combinations(torch.arange(30))
+    dense = pairs[torch.rand(pairs.size(0), generator=torch.Generator().manual_seed(0)) < 0.35].t()  # mean degree ~10
+    for edges, nodes, expected in ((ring, n, 2), (dense, 30, 1)):
+        data = Data(edge_index=torch.cat([edges, edges.flip(0)], dim=1), num_nodes=nodes)
+        split = random_link_split(data, val=0.0, test=0.1, seed=0)
+        assert module.degree_hops(split) == expected
+        hops = module.auto_hops(split, seed=0)
+        assert hops in (1, 2) and module.auto_hops(split, seed=0) == hops
+    from scalegnn.train.entrypoint import UsageError
+
+    with pytest.raises(UsageError, match="--num-hops"):
+        module.main(["--num-hops", "many"])
