@@ -101,7 +101,8 @@ def _bfs_depth(indptr: np.ndarray, indices: np.ndarray, sources: np.ndarray, blo
     over the whole batch: a virtual super-source (node ``num_nodes``) points to
     every source, and each blocked node's out-edges are turned into self-loops so
     the search may reach it but never leaves it. ``buf`` (``indices`` followed by
-    ``len(sources)`` free slots) is edited for the search and restored after it.
+    ``len(sources)`` free slots, possibly ``indices`` itself) is edited for the
+    search and restored after it.
     The depths follow from the FIFO order's level blocks (binary searches over
     the parents' positions).
     """
@@ -113,6 +114,7 @@ def _bfs_depth(indptr: np.ndarray, indices: np.ndarray, sources: np.ndarray, blo
     b_start = indptr[blocked]
     b_deg = indptr[blocked + 1] - b_start
     b_pos = _np_ranges(b_start, b_deg)
+    saved = buf[b_pos]
     buf[b_pos] = np.repeat(blocked, b_deg)
     ptr = np.empty(num_nodes + 2, dtype=indptr.dtype)
     ptr[:-1] = indptr
@@ -129,7 +131,7 @@ def _bfs_depth(indptr: np.ndarray, indices: np.ndarray, sources: np.ndarray, blo
         bounds.append(1 + int(np.searchsorted(parent_pos, bounds[-1], side="left")))
     depth = np.full(num_nodes + 1, -1, dtype=np.int64)
     depth[order] = np.repeat(np.arange(-1, len(bounds) - 2), np.diff(bounds))  # sources at 0
-    buf[b_pos] = indices[b_pos]
+    buf[b_pos] = saved
     return depth[:num_nodes]
 
 
@@ -155,11 +157,17 @@ def _np_ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 
 def _labels_np(indptr: np.ndarray, indices: np.ndarray, src: np.ndarray, dst: np.ndarray,
-               num_nodes: int) -> Tensor:
-    """DRNL labels of a batch given as CSR arrays (``src``/``dst``: each subgraph's targets)."""
+               num_nodes: int, buf: Optional[np.ndarray] = None) -> Tensor:
+    """DRNL labels of a batch given as CSR arrays (``src``/``dst``: each subgraph's targets).
+
+    ``buf``: optional working array of ``len(indices) + len(src)`` entries whose
+    first ``len(indices)`` already are ``indices`` (e.g. ``indices`` with spare
+    room behind it); it saves a copy, and ``indices`` is left as it was.
+    """
     ones = _ones(indices.size + src.size)
-    buf = np.empty(indices.size + src.size, dtype=indices.dtype)
-    buf[:indices.size] = indices
+    if buf is None:
+        buf = np.empty(indices.size + src.size, dtype=indices.dtype)
+        buf[:indices.size] = indices
     dist_src = torch.from_numpy(_bfs_depth(indptr, indices, src, dst, num_nodes, buf, ones))
     dist_dst = torch.from_numpy(_bfs_depth(indptr, indices, dst, src, num_nodes, buf, ones))
     z = drnl_hash(dist_src, dist_dst)

@@ -311,7 +311,13 @@ def _extract_chunk(csr: CSRGraph, pairs: Tensor, remove_mask: Tensor, num_hops: 
     induced = sp.csr_matrix((target >= 0, target, rows.indptr), shape=(num_batch_nodes, num_batch_nodes))
     induced.eliminate_zeros()
     out_ptr, col = induced.indptr, induced.indices
-    z = _labels_np(out_ptr, col, first, first + 1, num_batch_nodes) if labels else None
+    z = None
+    if labels:
+        # the compaction usually leaves ``col`` at the start of ``target``: its tail is the BFS's spare room
+        room = (col.dtype == target.dtype and target.size >= col.size + num_pairs
+                and col.__array_interface__["data"][0] == target.__array_interface__["data"][0])
+        z = _labels_np(out_ptr, col, first, first + 1, num_batch_nodes,
+                       buf=target[:col.size + num_pairs] if room else None)
     edge_index = torch.empty(2, col.size, dtype=torch.long)
     ei = edge_index.numpy()
     ei[0] = np.repeat(np.arange(num_batch_nodes, dtype=np.int64), np.diff(out_ptr))
