@@ -44,8 +44,9 @@ from scalegnn.linkpred import SEALConfig, adamic_adar, common_neighbors, random_
 from scalegnn.train import summarize
 
 NETWORKS = ("USAir", "NS", "PB", "Yeast", "Celegans", "Power", "Router", "Ecoli")
-# Table 1 of the paper, AUC % (mean, std over 10 runs): SEAL, AA, CN. Transcribed from the paper as
-# remembered in this session and not re-checked against the PDF here: verify before quoting.
+# Table 1 of the paper, AUC % (mean, std over 10 runs): SEAL, AA, CN. Written from memory and still UNVERIFIED:
+# no source holding the table was found with the project's search tool (see benchmarks/results/seal.md); check
+# against the paper's PDF before quoting.
 PAPER = {
     "USAir": (96.62, 0.72, 95.06, 1.03, 93.80, 1.22),
     "NS": (98.85, 0.47, 94.45, 0.93, 94.42, 0.95),
