@@ -10,7 +10,7 @@ batch of pairs in one vectorized call (:mod:`scalegnn.linkpred.extract`).
 Pairs: half existing edges, half uniformly random non-adjacent pairs (the mix
 SEAL trains on), the same pairs for both methods. Timing is interleaved
 (``--repeat`` rounds of PyG on ``--pyg-pairs`` pairs, then ours on
-``--pairs`` pairs) and the medians are reported as subgraphs per second. A
+``--pairs`` pairs, ``--batch-size`` per call) and the medians are reported as subgraphs per second. A
 correctness check compares node sets, edge counts and labels of the two
 methods on the first pairs.
 
@@ -171,7 +171,7 @@ def main(argv: List[str] = None) -> dict:
     p.add_argument("--hops", nargs="+", type=int, default=[1, 2])
     p.add_argument("--pairs", type=int, default=2000, help="pairs timed for ours per round")
     p.add_argument("--pyg-pairs", type=int, default=100, help="pairs timed for PyG per round")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=32, help="pairs per extraction call (32: SEAL's training batch)")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--check", type=int, default=30, help="pairs compared between the two methods")
     p.add_argument("--memory", action="store_true", help="also measure peak memory in fresh processes")
