@@ -116,6 +116,8 @@ def main(argv=None) -> Dict[str, float]:
     p.add_argument("--synthetic", action="store_true", help="OGB names: use the same-size synthetic stand-in")
     p.add_argument("--sampler", choices=["mvs", "uniform"], default="mvs")
     p.add_argument("--no-history", action="store_true", help="no historical embeddings (sample every hop)")
+    p.add_argument("--no-score-refresh", action="store_true",
+                   help="MVS scores from snapshots only (default: also refresh each batch's seeds from its outputs)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="expected seed nodes per step")
     p.add_argument("--fanout", type=positive_int, default=10)
     p.add_argument("--hidden", type=positive_int, default=64)
@@ -142,7 +144,8 @@ def main(argv=None) -> Dict[str, float]:
     loader = MVSLoader(nt.data, nt.split["train"], batch_size=args.batch_size, num_hops=1 if history else 2,
                        fanout=args.fanout, sampler=args.sampler, seed=args.seed)
     task = MVSTask(loader, nt.split, metric=nt.metric, history=history, history_device=args.history_device,
-                   snapshot_every=args.snapshot_every, evaluator=nt.evaluator)
+                   snapshot_every=args.snapshot_every, evaluator=nt.evaluator,
+                   refresh_scores=not args.no_score_refresh)
     model = GCN(nt.data.num_features, args.hidden, 2, nt.num_classes, normalize=False,
                 dropout=args.dropout).to(args.device)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
