@@ -409,28 +409,36 @@ def format_memory(rows: List[Dict]) -> str:
 
 # ---------------------------------------------------------------- cost model
 def spmm_throughput(csr, width: int) -> Dict[str, float]:
-    """Measured single-thread SpMM (nonzeros x columns per second) and GEMM (flop/s) rates on this machine."""
+    """Single-thread SpMM (nonzeros x columns per second) and GEMM (flop/s) rates on this machine.
+
+    The SpMM multiplies the first 200k rows by the feature rows they reference (columns renumbered, as a
+    rank's local matrix over ``[owned | halo]`` ids). Rates divide by the calling thread's CPU time
+    (``time.thread_time``; with one torch thread the kernels run in the caller), so a loaded machine,
+    which takes the core away between time slices, does not slow them; wall-clock rates are kept beside.
+    """
     import torch
 
     torch.set_num_threads(1)
-    n = csr.shape[0]
-    rows = min(n, 200_000)
+    rows = min(csr.shape[0], 200_000)
     sub = csr[:rows]
+    cols, local = np.unique(sub.indices, return_inverse=True)
     a = torch.sparse_csr_tensor(torch.from_numpy(sub.indptr.astype(np.int64)),
-                                torch.from_numpy(sub.indices.astype(np.int64)),
-                                torch.ones(sub.nnz), size=sub.shape)
-    x = torch.randn(n, width)
+                                torch.from_numpy(local.astype(np.int64).ravel()),
+                                torch.ones(sub.nnz), size=(rows, cols.shape[0]))
+    x = torch.randn(cols.shape[0], width)
     w = torch.randn(width, width)
-    spmm, gemm = [], []
+    samples: Dict[str, List[float]] = {"spmm": [], "gemm": [], "spmm_wall": [], "gemm_wall": []}
     for _ in range(5):
-        start = time.perf_counter()
-        torch.sparse.mm(a, x)
-        spmm.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        x[:rows] @ w
-        gemm.append(time.perf_counter() - start)
-    return {"spmm_rate": sub.nnz * width / statistics.median(spmm),
-            "gemm_rate": 2 * rows * width * width / statistics.median(gemm)}
+        for name, fn in (("spmm", lambda: torch.sparse.mm(a, x)), ("gemm", lambda: x[:rows] @ w)):
+            wall, cpu = time.perf_counter(), time.thread_time()
+            fn()
+            samples[name].append(time.thread_time() - cpu)
+            samples[f"{name}_wall"].append(time.perf_counter() - wall)
+    work = {"spmm": sub.nnz * width, "gemm": 2 * rows * width * width}
+    return {"spmm_rate": work["spmm"] / statistics.median(samples["spmm"]),
+            "gemm_rate": work["gemm"] / statistics.median(samples["gemm"]),
+            "spmm_rate_wall": work["spmm"] / statistics.median(samples["spmm_wall"]),
+            "gemm_rate_wall": work["gemm"] / statistics.median(samples["gemm_wall"])}
 
 
 def project(stats: Dict, width: int, layers: int, rates: Dict[str, float], bandwidth: float, latency: float,
@@ -474,7 +482,7 @@ def model_rows(graph: str, parts_list: List[int], methods: List[str], width: int
                 rows.append({"graph": graph, "k": k, "method": method, "label": method_label(stats),
                              "oversubscription": over,
                              **project(stats, width, layers, rates, bandwidth, latency, over),
-                             "spmm_rate": rates["spmm_rate"], "gemm_rate": rates["gemm_rate"]})
+                             **{f: rates[f] for f in ("spmm_rate", "gemm_rate", "spmm_rate_wall", "gemm_rate_wall")}})
     return rows
 
 
@@ -482,7 +490,9 @@ def format_model(rows: List[Dict], width: int, layers: int, bandwidth: float, la
     r0 = rows[0]
     out = [f"Projected epoch time of a {layers}-layer GCN with {width} hidden columns on `{r0['graph']}`, real "
            f"partitions at each k. Compute per rank from this machine's single-thread rates (SpMM "
-           f"{r0['spmm_rate'] / 1e9:.2f} G nnz-columns/s, GEMM {r0['gemm_rate'] / 1e9:.2f} GFLOP/s) on the slowest "
+           f"{r0['spmm_rate'] / 1e9:.2f} G nnz-columns/s, GEMM {r0['gemm_rate'] / 1e9:.2f} GFLOP/s per CPU second; "
+           f"{r0['spmm_rate_wall'] / 1e9:.2f} and {r0['gemm_rate_wall'] / 1e9:.2f} per wall second under the load "
+           f"of the measurement) on the slowest "
            "rank; each layer's exchange (forward and backward) costs "
            f"max(busiest rank: latency x messages + (send + recv) bytes / NIC bandwidth, all bytes / core bandwidth) with "
            f"NIC bandwidth {bandwidth / 1e9:.1f} GB/s, latency {latency * 1e6:.0f} us, and a core of k NICs' bandwidth "
@@ -509,13 +519,16 @@ def parse_config(text: str):
         raise argparse.ArgumentTypeError(f"expected method:preset:vcycles, got {text!r}") from None
 
 
-def target_rows(graph: str, parts: List[int], configs: List, seeds: List[int], threads: Optional[int]) -> List[Dict]:
+def target_rows(graph: str, parts: List[int], configs: List, seeds: List[int], threads: Optional[int],
+                cached_only: bool = False) -> List[Dict]:
     """Total volume of each (method, preset, V-cycles, seed) relative to METIS (edge cut, seed 0) at each k."""
     rows = []
     for k in parts:
         base = partition_stats(graph, "metis", k)["rows_total"]
         for method, preset, vcycles in configs:
             for seed in seeds:
+                if cached_only and not (cache() / f"stats-{_key(graph, method, k, seed, preset, vcycles)}.json").exists():
+                    continue
                 st = partition_stats(graph, method, k, seed, preset, vcycles, threads)
                 imb = max(st["owned"]) / (st["n"] / k) - 1
                 rows.append({"graph": graph, "k": k, "method": method, "preset": preset, "vcycles": vcycles,
@@ -547,39 +560,53 @@ def format_target(rows: List[Dict]) -> str:
 
 
 def plot(volume: List[Dict], model: List[Dict], path: Path) -> None:
+    """Bytes relative to METIS per graph; with a model, projected epoch time and which exchange term decides."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     graphs = sorted({r["graph"] for r in volume})
-    fig, axes = plt.subplots(1, len(graphs) + (1 if model else 0), figsize=(4.2 * (len(graphs) + 1), 3.8))
+    panels = len(graphs) + (2 if model else 0)
+    fig, axes = plt.subplots(1, panels, figsize=(4.4 * panels, 3.9))
     axes = np.atleast_1d(axes)
+    colors = {m: f"C{i}" for i, m in enumerate(METHODS)}
     for ax, g in zip(axes, graphs):
         rows = [r for r in volume if r["graph"] == g]
         base = {r["k"]: r for r in rows if r["method"] == "metis"}
         for method in dict.fromkeys(r["method"] for r in rows):
             pts = [(r["k"], r["bytes_total"] / base[r["k"]]["bytes_total"], r["bytes_busiest"] / base[r["k"]]["bytes_busiest"])
                    for r in rows if r["method"] == method and r["k"] in base]
-            line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"{method} total")
-            ax.plot([p[0] for p in pts], [p[2] for p in pts], marker="x", ls="--", color=line.get_color())
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=f"{method} total",
+                    color=colors.get(method))
+            ax.plot([p[0] for p in pts], [p[2] for p in pts], marker="x", ls="--", color=colors.get(method))
         ax.axhline(1.0, color="gray", lw=0.8)
         ax.set_xscale("log", base=2)
         ax.set_title(f"{g}: bytes / METIS (o total, x busiest)", fontsize=9)
         ax.set_xlabel("k")
-    axes[0].legend(fontsize=7)
+        ax.legend(fontsize=7)
     if model:
-        ax = axes[-1]
+        ax, ax2 = axes[-2], axes[-1]
         over = max(r["oversubscription"] for r in model)
         for method in dict.fromkeys(r["method"] for r in model):
             for o, ls in ((1.0, "-"), (over, ":")):
-                pts = [(r["k"], r["epoch_s"]) for r in model if r["method"] == method and r["oversubscription"] == o]
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], ls=ls, marker="o", label=f"{method} {o:g}:1")
+                rows = [r for r in model if r["method"] == method and r["oversubscription"] == o]
+                ax.plot([r["k"] for r in rows], [r["epoch_s"] for r in rows], ls=ls, marker="o",
+                        color=colors.get(method), label=f"{method} {o:g}:1")
+            rows = [r for r in model if r["method"] == method and r["oversubscription"] == over]
+            ax2.plot([r["k"] for r in rows], [r["network_s"] / r["busiest_s"] for r in rows], marker="o",
+                     color=colors.get(method), label=method)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
-        ax.set_title(f"projected epoch time, {model[0]['graph']}", fontsize=9)
+        ax.set_title(f"projected epoch time, {model[0]['graph']} (- 1:1, : {over:g}:1)", fontsize=9)
         ax.set_xlabel("k")
         ax.legend(fontsize=6)
+        ax2.axhline(1.0, color="gray", lw=0.8)
+        ax2.set_xscale("log", base=2)
+        ax2.set_yscale("log")
+        ax2.set_title(f"core / busiest-rank exchange time at {over:g}:1\n(> 1: total volume decides)", fontsize=9)
+        ax2.set_xlabel("k")
+        ax2.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -629,7 +656,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                                              "rows_total", "partition_s", "peak_rss_mb")}))
         return 0
     if args.what == "target":
-        rows = target_rows(args.model_graph, args.parts, args.configs, args.seeds, args.threads)
+        rows = target_rows(args.model_graph, args.parts, args.configs, args.seeds, args.threads, args.cached_only)
         sections += ["## The 0.8x target", format_target(rows)]
         print(sections[-1])
     if args.what in ("volume", "all"):
