@@ -1,4 +1,4 @@
-"""MVS-GNN vs uniform node sampling (and PyG's NeighborLoader / GraphSAINT when installed).
+r"""MVS-GNN vs uniform node sampling (and PyG's NeighborLoader / GraphSAINT when installed).
 
 Cong et al., "Minimal Variance Sampling with Provable Guarantees for Fast
 Training of Graph Neural Networks" (KDD 2020). The same 2-layer GCN
@@ -6,7 +6,7 @@ Training of Graph Neural Networks" (KDD 2020). The same 2-layer GCN
 trained on each dataset with each sampler at the same expected batch size:
 
 * ``mvs``: minimal-variance seed sampling + historical embeddings (1 sampled hop,
-  layer 1 exact from the stored :math:`\\hat A X`), snapshot every ``K`` steps;
+  layer 1 exact from the stored :math:`\hat A X`), snapshot every ``K`` steps;
 * ``mvs-norefresh``: ``mvs`` with scores from the snapshots only (the seeds' scores are not refreshed from each
   batch's outputs; ablation);
 * ``mvs-nohist``: minimal-variance seeds, 2 sampled hops, no history (ablation);
@@ -29,7 +29,7 @@ Measured, per dataset:
 * **gradient variance**: at a common model state (a uniform run's weights at
   step ``t``), each sampler's history and scores taken at step ``t - K/2``
   (stale, as mid-run), ``R`` sampled gradients of the batch loss against the
-  exact full-batch gradient: :math:`\\mathbb{E}\\|\\hat g - g\\|^2 / \\|g\\|^2`
+  exact full-batch gradient: :math:`\mathbb{E}\|\hat g - g\|^2 / \|g\|^2`
   (model in eval mode, so dropout adds nothing);
 * **steps and wall time to a target validation score**: targets = 0.90, 0.95 and
   0.98 x the median best validation score of ``uniform``; training time counts sampling,
@@ -181,7 +181,7 @@ def make_model(data, num_classes: int, normalize: bool = False):
 
 
 class PygRunner:
-    """Training steps with PyG's NeighborLoader or GraphSAINTNodeSampler (same model, optimizer, loss nodes).
+    r"""Training steps with PyG's NeighborLoader or GraphSAINTNodeSampler (same model, optimizer, loss nodes).
 
     * ``pyg-neighbor``: ``NeighborLoader(num_neighbors=[fanout] * 2, batch_size=B)`` over the training nodes;
       the sampled subgraph is normalized as a GCN normalizes it (``gcn_norm``: self-loops, symmetric degree
@@ -334,7 +334,7 @@ def _trajectory(data, split, cfg, seed, metric, num_classes, wanted):
 
 
 def _rel_mse(model, full_loss, batch_loss, draws: int) -> float:
-    """:math:`\mathbb{E}\|\hat g - g\|^2 / \|g\|^2` over ``draws`` calls of ``batch_loss()`` (``None``: empty)."""
+    r""":math:`\mathbb{E}\|\hat g - g\|^2 / \|g\|^2` over ``draws`` calls of ``batch_loss()`` (``None``: empty)."""
     import torch
 
     params = list(model.parameters())
@@ -401,13 +401,13 @@ def grad_variance(name: str, methods: List[str], seed: int = 0) -> Dict[str, Any
 
 # --------------------------------------------------------------------- diagnosis
 def _poisson_variance(probs, norms) -> float:
-    """:math:`\sum_i (1 - p_i)/p_i \|g_i\|^2`: the variance of :math:`\sum_{i \in S} g_i / p_i` (Poisson)."""
+    r""":math:`\sum_i (1 - p_i)/p_i \|g_i\|^2`: the variance of :math:`\sum_{i \in S} g_i / p_i` (Poisson)."""
     p = probs.double()
     return float(((1 - p) / p * norms.double().pow(2)).sum())
 
 
 def diagnose(name: str, seed: int = 0) -> Dict[str, Any]:
-    """Why MVS does or does not cut the steps: how uneven the importance scores are, how much of the optimal
+    r"""Why MVS does or does not cut the steps: how uneven the importance scores are, how much of the optimal
     variance cut the output-layer proxy captures, and what stale scores cost.
 
     Along the uniform reference run, at steps ``K``, ``T/4`` and ``T/2`` (``K`` the snapshot period, ``T`` the

@@ -132,7 +132,7 @@ class NodeClassificationTask:
 
 
 class MiniBatchNodeTask(NodeClassificationTask):
-    """Node classification trained on mini-batches, evaluated on the full graph.
+    r"""Node classification trained on mini-batches, evaluated on the full graph.
 
     Each batch from ``loader`` is a PyG ``Data``; the loss is taken on its
     first ``batch.batch_size`` nodes (seed nodes, as PyG's ``NeighborLoader``
@@ -164,7 +164,7 @@ class MiniBatchNodeTask(NodeClassificationTask):
         self.batch_forward = batch_forward or _default_forward
 
     def batch_loss(self, model: torch.nn.Module, batch: Any) -> Tuple[Optional[Tensor], int]:
-        """``(loss, number of loss rows)`` of one batch; ``(None, 0)`` when it has no loss rows.
+        r"""``(loss, number of loss rows)`` of one batch; ``(None, 0)`` when it has no loss rows.
 
         Rows: the first ``batch.batch_size`` nodes, else ``batch.train_mask``, else
         all. Without ``batch.loss_weight`` the loss is the mean over the rows
