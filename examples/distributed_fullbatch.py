@@ -35,6 +35,7 @@ ROW_NORMALIZED = {"cora-bundled", "Cora", "CiteSeer", "PubMed"}
 
 def build_parser() -> ArgumentParser:
     from partitioning import METHODS as PARTITION_METHODS
+    from partitioning.mtkahypar_backend import PRESETS
     from scalegnn.distributed import DISTRIBUTED_MODELS, TRANSPORTS
 
     p = ArgumentParser(description=__doc__.splitlines()[0])
@@ -55,6 +56,9 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--feature-norm", choices=["auto", "row", "none"], default="auto")
     p.add_argument("--partition-method", choices=PARTITION_METHODS, default="hypergraph")
+    p.add_argument("--partition-preset", choices=PRESETS, default="deterministic",
+                   help="Mt-KaHyPar preset of hypergraph/refined-metis/balanced-volume: deterministic (repeatable) "
+                        "or quality (fewer bytes exchanged, slower to partition, not repeatable)")
     p.add_argument("--partitions", default=None, help="an existing partition directory (skips partitioning)")
     p.add_argument("--backend", choices=["gloo", "nccl"], default=None, help="default: nccl on CUDA, else gloo")
     p.add_argument("--device", choices=["cpu", "cuda"], default=None, help="default: cuda when available")
@@ -72,7 +76,7 @@ def build_parser() -> ArgumentParser:
 
 
 SETTINGS = ("dataset", "model", "hidden", "layers", "heads", "dropout", "lr", "weight_decay", "seed",
-            "feature_norm", "partition_method", "partitions", "transport")
+            "feature_norm", "partition_method", "partition_preset", "partitions", "transport")
 
 
 def partition_dir(args, ctx) -> Path:
@@ -82,7 +86,8 @@ def partition_dir(args, ctx) -> Path:
         return Path(args.out) / "partitions"
     from scalegnn.data._paths import cache_dir
 
-    return cache_dir() / "distributed" / f"{args.dataset}-{args.partition_method}-k{ctx.world_size}-s{args.seed}"
+    return (cache_dir() / "distributed" /
+            f"{args.dataset}-{args.partition_method}-{args.partition_preset}-k{ctx.world_size}-s{args.seed}")
 
 
 def make_partitions(args, ctx, directory: Path) -> None:
@@ -95,9 +100,10 @@ def make_partitions(args, ctx, directory: Path) -> None:
     try:
         extra = read_manifest(directory).get("extra") or {}
         manifest_k = read_manifest(directory)["k"]
-        if (extra.get("dataset_arg"), extra.get("method_arg"), extra.get("seed"), manifest_k,
-                extra.get("feature_norm")) == (args.dataset, args.partition_method, args.seed, ctx.world_size,
-                                               args.feature_norm):
+        if (extra.get("dataset_arg"), extra.get("method_arg"), extra.get("preset", "deterministic"),
+                extra.get("seed"), manifest_k, extra.get("feature_norm")) == (
+                    args.dataset, args.partition_method, args.partition_preset, args.seed, ctx.world_size,
+                    args.feature_norm):
             return
         replace = True
     except PartitionFormatError:
@@ -112,7 +118,7 @@ def make_partitions(args, ctx, directory: Path) -> None:
     print(f"partitioning {dataset.name} into {ctx.world_size} parts ({args.partition_method}) -> {directory}",
           file=sys.stderr)
     prepare_partitions(dataset, ctx.world_size, directory, method=args.partition_method, seed=args.seed,
-                       features=x, overwrite=replace,
+                       preset=args.partition_preset, features=x, overwrite=replace,
                        extra={"dataset_arg": args.dataset, "method_arg": args.partition_method,
                               "feature_norm": args.feature_norm})
 

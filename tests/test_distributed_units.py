@@ -89,6 +89,22 @@ def test_prepare_partitions_rejects_too_many_parts_and_graph_tasks(tmp_path):
         prepare_partitions(type("G", (), {"name": "PROTEINS", "task": "graph", "data": None})(), 2, tmp_path / "q")
 
 
+def test_prepare_partitions_passes_the_mtkahypar_preset_and_records_it(tmp_path, monkeypatch):
+    dataset = load_dataset("synthetic-300-1200")
+    real_partition, seen = partitioning.partition, []
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("preset"))
+        return real_partition(*args, **kwargs)
+
+    monkeypatch.setattr(partitioning, "partition", spy)
+    directory = prepare_partitions(dataset, 2, tmp_path / "p", method="refined-metis", preset="quality")
+    assert seen == ["quality"]
+    assert partitioning.read_manifest(directory)["extra"]["preset"] == "quality"
+    with pytest.raises(ValueError, match="preset"):
+        prepare_partitions(dataset, 2, tmp_path / "q", method="hypergraph", preset="fastest")
+
+
 def test_one_rank_run_equals_pyg_and_reads_a_synthetic_dataset(ctx, tmp_path):
     dataset = load_dataset("synthetic-300-1200")
     directory = prepare_partitions(dataset, 1, tmp_path / "p")

@@ -66,6 +66,7 @@ def prepare_partitions(
     method: str = "hypergraph",
     seed: int = 0,
     imbalance: float = 0.03,
+    preset: str = "deterministic",
     overwrite: bool = False,
     features: Optional[Tensor] = None,
     extra: Optional[Dict[str, Any]] = None,
@@ -80,6 +81,11 @@ def prepare_partitions(
         method: a :func:`partitioning.partition` method (``'hypergraph'``, ``'refined-metis'``,
             ``'metis-volume'``, ``'metis'``, ``'random'``).
         seed, imbalance: passed to the partitioner.
+        preset: Mt-KaHyPar preset of the ``'hypergraph'``, ``'refined-metis'`` and
+            ``'balanced-volume'`` methods: ``'deterministic'`` (the same seed gives the same parts)
+            or, e.g., ``'quality'`` (lower volume, not reproducible with several threads; on the
+            power-law arxiv-size graph 0.80x / 0.75x METIS's bytes at k = 2 / 4 against
+            0.87x / 0.80x, see ``benchmarks/results/distributed.md``).
         overwrite: replace an existing partition directory.
         features: the features to store (default ``dataset.data.x``), e.g. after normalization.
         extra: more facts for the manifest.
@@ -106,14 +112,15 @@ def prepare_partitions(
     if parts is not None:
         parts, method = np.asarray(parts, dtype=np.int64), "given"
     elif k > 1:
-        parts = partition(csr, k, method=method, imbalance=imbalance, seed=seed)
+        parts = partition(csr, k, method=method, imbalance=imbalance, seed=seed, preset=preset)
     else:
         parts = np.zeros(n, dtype=np.int64)
     labels = data.y.cpu().numpy()
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
     meta = {"dataset": dataset.name, "num_classes": int(dataset.num_classes), "metric": dataset.metric,
-            "num_features": int(x.shape[1]), "seed": seed, "imbalance_bound": imbalance, **(extra or {})}
+            "num_features": int(x.shape[1]), "seed": seed, "imbalance_bound": imbalance,
+            "preset": preset, **(extra or {})}
     return write_partitions(out_dir, csr, parts, features=x.cpu().numpy(), labels=labels, k=k, method=method,
                             extra=meta, overwrite=overwrite, node_data=_split_masks(dataset.split, n),
                             progress=n > 1_000_000)
