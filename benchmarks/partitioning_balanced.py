@@ -61,7 +61,11 @@ def summary(results) -> str:
             b, m, h = by.get((k, "balanced-volume")), by.get((k, "metis")), by.get((k, "hypergraph"))
             if b is None or m is None:
                 continue
-            vs_h = f"{100 * (1 - b['max_per_part'] / h['max_per_part']):.0f}% lower" if h else "not run"
+            if h is None:
+                vs_h = "not run"
+            else:
+                drop = 100 * (1 - b["max_per_part"] / h["max_per_part"])
+                vs_h = f"{drop:.0f}% lower" if drop >= 0 else f"{-drop:.0f}% higher"
             times = ", ".join(f"{by[(k, x)]['seconds']:.1f}" if (k, x) in by else "-" for x in METHODS)
             lines.append(f"| {name} | {k} | {b['volume'] / m['volume']:.3f} | {b['max_per_part'] / m['max_per_part']:.3f} "
                          f"| {vs_h} | {b['messages'] / m['messages']:.2f} | {times} |")
@@ -85,7 +89,8 @@ def plot(results, path) -> None:
                 row = next((r for r in results[name] if r["method"] == m and r["k"] == k), None)
                 if row is not None:
                     loads = np.sort(np.asarray(row["send"]) + np.asarray(row["recv"]))[::-1]
-                    ax.plot(np.arange(1, loads.size + 1), loads, label=m, lw=1.2)
+                    ax.plot(np.arange(1, loads.size + 1), loads, label=m, lw=1.2,
+                            color=f"C{METHODS.index(m)}")  # one colour per method even where one is missing
             ax.set_yscale("log")
             ax.tick_params(labelsize=7)
             if i == 0:
