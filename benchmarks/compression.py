@@ -20,8 +20,9 @@ use the Bi-GCN recipe (hidden 64, dropout 0.4, lr 0.001, weight decay 5e-4,
 and binarizes the node features, the second binarizes its input directly, and
 both drop 40% of the binary features after the sign (the model itself has no
 dropout). ``binary:apply`` is plain ``compress.apply(model, "binary")`` on the
-model with its own dropout 0.4 (before the binarizers), what
-``scalegnn train --compress binary`` does.
+model built with dropout 0.4, what ``scalegnn train --compress binary`` does:
+``apply`` moves that dropout behind the signs, and both layers batch-normalize
+their input before the sign.
 
 Usage::
 

@@ -9,8 +9,9 @@ that the reloaded model gives identical outputs.
 
 Specs: ``int8``, ``int4``, ``binary``, ``mixed:5``, ``prune:0.9`` (one-cycle,
 weights ranked across layers), ``prune:0.9:gradual``, ``channels:0.5``,
-``heads:0.5`` (with ``--model gat``). For ``binary`` the model has no dropout of
-its own and the wrappers drop binary features after the sign (Bi-GCN's order);
+``heads:0.5`` (with ``--model gat``). For ``binary``, :func:`scalegnn.compress.apply`
+moves the model's dropout into the wrappers, which drop binary features after the
+sign (Bi-GCN's order), as ``scalegnn train --compress binary`` does;
 ``benchmarks/compression.py`` has Bi-GCN's full recipe (hidden 64, 1000 epochs).
 
 Usage::
@@ -43,11 +44,7 @@ def build(model: str, in_channels: int, out_channels: int, dropout: Optional[flo
 
 
 def compress_model(model: str, spec: str, in_channels: int, out_channels: int) -> torch.nn.Module:
-    """The model with ``spec`` applied; binary features are dropped *after* the sign, as in Bi-GCN."""
-    if spec.strip().lower() in ("binary", "binarize", "bi"):
-        p = 0.6 if model == "gat" else 0.5
-        return compress.apply(build(model, in_channels, out_channels, dropout=0.0),
-                              {"method": "binarize", "dropout": p})
+    """The model with ``spec`` applied (``binary`` moves the model's dropout behind the signs, as in Bi-GCN)."""
     return compress.apply(build(model, in_channels, out_channels), spec)
 
 

@@ -135,6 +135,29 @@ def test_pruning_is_selected_only_once_complete_and_resumes(tmp_path, capsys):
     assert [r["epoch"] for r in _records(out)[:-1]] == [1, 2, 3, 4]
 
 
+def test_compress_binary_drops_after_the_sign_as_bigcn_and_reloads(tmp_path, capsys):
+    """--compress binary gets Bi-GCN's order (dropout after the sign) from compress.apply, like the library."""
+    from scalegnn import compress
+    from scalegnn.models import MODELS, ModelConfig, resolve_options
+
+    out = tmp_path / "run"
+    assert main(["train", "--quiet", "--compress", "binary", "--epochs", "2", "--out", str(out)]) == 0
+    assert "--compress binary: exported" in capsys.readouterr().out
+    ds, data = _bundled_cora_row_normalized()
+    config = ModelConfig(16, 2, 0.5, resolve_options("gcn", {}))
+    best = torch.load(out / "best.pt", weights_only=False)["model"]
+    model = compress.apply(MODELS["gcn"].build(data.num_features, ds.num_classes, config), "binary")
+    assert model.dropout.p == 0.0 and [model.convs[i].dropout for i in (0, 1)] == [0.5, 0.5]
+    model.load_state_dict(best)
+    model.eval()
+    fresh = MODELS["gcn"].build(data.num_features, ds.num_classes, config)
+    restored = compress.load(out / "model.sgc", fresh).eval()
+    assert [restored.convs[i].dropout for i in (0, 1)] == [0.5, 0.5]
+    with torch.no_grad():
+        ours, ref = restored(data.x, data.edge_index), model(data.x, data.edge_index)
+    torch.testing.assert_close(ours, ref)  # inference reads the statistics as the export stores them
+
+
 # ---------------------------------------------------------------------------------------------- --task link
 @pytest.fixture
 def tiny_usair(tmp_path) -> Path:

@@ -196,6 +196,44 @@ def test_binarized_dropout_zeroes_binary_features_after_the_sign():
         Binarized(torch.nn.Linear(3, 3), normalize="layer")
 
 
+def test_apply_binary_moves_the_models_dropout_behind_the_signs():
+    """compress.apply(model, "binary") drops the binary features after the sign (Bi-GCN), not before it."""
+    from torch_geometric.nn.models import GCN
+
+    from scalegnn import compress
+
+    x, ei = graph()
+    torch.manual_seed(0)
+    model = compress.apply(GCN(F_IN, 16, 2, 3, dropout=0.5), "binary")
+    assert model.dropout.p == 0.0
+    wrappers = [model.convs[0], model.convs[1]]
+    assert [w.dropout for w in wrappers] == [0.5, 0.5]
+    seen = {}
+    for i, w in enumerate(wrappers):
+        w.module.register_forward_pre_hook(lambda m, args, i=i: seen.update({i: args[0].detach()}))
+    model.train()
+    model(x, ei)
+    for i in (0, 1):  # every layer's input: exact zeros (dropped) or +-2 beta_i (kept, scaled by 1 / (1 - p))
+        fed = seen[i]
+        assert 0.3 < float((fed == 0).float().mean()) < 0.7
+        mags = fed.abs().masked_fill(fed == 0, float("nan"))
+        row_max = torch.nan_to_num(mags, nan=0.0).amax(1, keepdim=True)
+        assert torch.equal(torch.where(fed == 0, row_max, fed.abs()), row_max.expand_as(fed))
+    model.eval()  # inference: no dropout anywhere, every input entry is +-beta_i
+    seen.clear()
+    model(x, ei)
+    assert all(bool((seen[i] != 0).all()) for i in (0, 1))
+    # an explicit dropout leaves the model's own alone; other methods never touch it
+    kept = compress.apply(GCN(F_IN, 16, 2, 3, dropout=0.5), {"method": "binarize", "dropout": 0.0})
+    assert kept.dropout.p == 0.5 and kept.convs[0].dropout == 0.0
+    assert compress.apply(GCN(F_IN, 16, 2, 3, dropout=0.5), "int8").dropout.p == 0.5
+    # a spec that matches nothing fails before the model is changed
+    untouched = GCN(F_IN, 16, 2, 3, dropout=0.5)
+    with pytest.raises(ValueError, match="matched no layer"):
+        compress.apply(untouched, "binary", include="nothing.*")
+    assert untouched.dropout.p == 0.5
+
+
 def test_instance_aware_thresholds_move_with_node_statistics():
     x, _ = graph()
     b = Binarized(make_layer("linear"), instance_aware=True)

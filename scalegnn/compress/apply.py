@@ -1,10 +1,11 @@
-"""Wrap the matching layers of any model with a compression wrapper, from a short spec.
+r"""Wrap the matching layers of any model with a compression wrapper, from a short spec.
 
 Specs (strings, as on the command line, or dicts):
 
 =================== =====================================================================
 ``"int8"``, ``"int4"``, ``"intN"``  :class:`~scalegnn.compress.Quantized` with ``bits=N`` (weights and activations)
-``"binary"``        :class:`~scalegnn.compress.Binarized` (sign weights, binary features)
+``"binary"``        :class:`~scalegnn.compress.Binarized` (sign weights, binary features);
+                    a model's own ``dropout`` module moves behind the signs (see below)
 ``"prune:S"``       :class:`~scalegnn.compress.Pruned`, sparsity ``S`` of all the wrapped
                     weights ranked together (``scope='global'``; pass ``scope='layer'``
                     for ``S`` in every layer), one-cycle schedule;
@@ -24,6 +25,16 @@ convolutions (``torch_geometric.nn.MessagePassing``) or linear layers
 not its inner ``lin`` - and, for ``heads:S``, the layers with a ``heads``
 attribute. ``include`` narrows them by qualified-name pattern (``fnmatch``:
 ``"convs.*"``) or by type; ``exclude`` removes some.
+
+Binarization drops features *after* the sign, as Bi-GCN does (`"Bi-GCN: Binary
+Graph Convolutional Network" <https://arxiv.org/abs/2010.07565>`_, Wang et al.,
+CVPR 2021): a dropped entry is 0 rather than :math:`\pm\beta_i`. So when a
+binarize spec with binary features gives no ``dropout`` of its own and the model
+has a ``dropout`` attribute that is a ``torch.nn.Dropout`` (PyG's ``GCN``, ``GAT``,
+``GraphSAGE``, ``GIN``), its probability moves into the wrappers (each drops its
+binary input features) and the model's own dropout is set to 0. Pass
+``dropout=`` explicitly (``{"method": "binarize", "dropout": 0.0}``) to leave
+the model's dropout alone.
 """
 from __future__ import annotations
 
@@ -173,6 +184,11 @@ def apply(model: torch.nn.Module, spec: Union[str, Dict[str, Any]], *,
                 continue
             if _matches(name, module, inc):
                 candidates.append(name)
+    moved_dropout = None
+    if (method == "binarize" and "dropout" not in wrapper_kwargs and wrapper_kwargs.get("activations", True)
+            and isinstance(getattr(model, "dropout", None), torch.nn.Dropout) and model.dropout.p > 0):
+        moved_dropout = model.dropout  # Bi-GCN: drop the binary features after the sign instead
+        wrapper_kwargs["dropout"] = float(moved_dropout.p)
     modules = dict(model.named_modules())
     targets = [n for n in candidates if not (exc and _matches(n, modules[n], exc))]
     if not targets:
@@ -189,6 +205,8 @@ def apply(model: torch.nn.Module, spec: Union[str, Dict[str, Any]], *,
         else:
             parent_name, _, child = name.rpartition(".")
             setattr(modules[parent_name], child, wrapped)
+    if moved_dropout is not None:
+        moved_dropout.p = 0.0
     global_layers = [w for w in built if isinstance(w, Pruned) and w.scope == "global"]
     if global_layers:
         lead = global_layers[0]
