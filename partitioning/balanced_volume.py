@@ -100,6 +100,7 @@ def balanced_volume_partition(
     volume_slack: float = 0.02,
     say: Callable[[str], None] = lambda message: None,
     core_placement: str = "degree-balanced",
+    polish_to_bound: bool = False,
 ) -> Tuple[np.ndarray, Dict[str, Any]]:
     """Partition ``csr`` into ``k`` parts with a low total volume and a bounded busiest part.
 
@@ -115,6 +116,10 @@ def balanced_volume_partition(
         core_placement: where the fixed core goes: ``'degree-balanced'``
             (:func:`partitioning.core_placement.place_core`) or ``'metis'``
             (its METIS parts; the first version of this method).
+        polish_to_bound: stop the max-load polish as soon as the busiest part
+            is within the bound (instead of lowering it as far as the volume
+            slack allows), leaving the total lower for phase 3. Off by default
+            (the second version's measured behaviour).
 
     Returns:
         ``(parts, info)``; ``info`` holds METIS's busiest part and total, every
@@ -170,7 +175,8 @@ def balanced_volume_partition(
         say("polishing the busiest part (exact per-part deltas)")
         parts, polish = refine_max_volume(csr, parts, k, bound, weights, volume_slack=volume_slack,
                                           max_moves=_POLISH_MAX_MOVES, state=state,
-                                          max_rounds=max(_POLISH_MIN_ROUNDS, _POLISH_WORK // pins))
+                                          max_rounds=max(_POLISH_MIN_ROUNDS, _POLISH_WORK // pins),
+                                          stop_at=cap if polish_to_bound else None)
         say("lowering the total with every part's send + receive within the bound (exact deltas)")
         parts, lower = refine_total_volume(csr, parts, k, bound, cap, weights, state=state,
                                            max_candidates=_REFINE_MAX_CANDIDATES)

@@ -145,6 +145,7 @@ def refine_max_volume(
     time_limit: Optional[float] = None,
     state: Optional[_State] = None,
     max_rounds: Optional[int] = None,
+    stop_at: Optional[int] = None,
 ) -> Tuple[np.ndarray, Dict[str, float]]:
     """Move vertices to lower the busiest part's send + receive (see the module docstring).
 
@@ -164,6 +165,10 @@ def refine_max_volume(
             built from ``csr`` when ``None``.
         max_rounds: stop after this many rounds (each ranks the busiest
             part's vertices, ``O(nnz / k)`` work; default: no limit).
+        stop_at: stop as soon as the busiest part's send + receive is at most
+            this (default: go on while a move lowers it). Every move raises the
+            total, so a caller that only needs the maximum under a bound stops
+            there and keeps the rest of the total for a later refinement.
 
     Returns:
         ``(parts, info)`` with ``info`` holding the moves made, the start and
@@ -178,8 +183,11 @@ def refine_max_volume(
     info: Dict[str, float] = {"start_max_load": int(state.load.max()), "start_total": state.total}
     max_moves = n if max_moves is None else int(max_moves)
     moves = rounds = 0
+    def done() -> bool:
+        return stop_at is not None and int(state.load.max()) <= stop_at
+
     while moves < max_moves and (time_limit is None or time.perf_counter() - start < time_limit) \
-            and (max_rounds is None or rounds < max_rounds):
+            and (max_rounds is None or rounds < max_rounds) and not done():
         rounds += 1
         a = int(np.argmax(state.load))
         members, score = state.scores(a)
@@ -211,6 +219,8 @@ def refine_max_volume(
             pool.remove(v)
             moves += 1
             improved_round = True
+            if done():
+                break
             if int(np.argmax(state.load)) != a:
                 break  # another part is now the busiest: rank its vertices
         if not improved_round:

@@ -130,6 +130,23 @@ def test_refinement_lowers_the_max_within_the_volume_budget(powerlaw):
     assert np.bincount(parts, minlength=8).max() <= bound
 
 
+def test_refinement_stops_once_the_max_is_within_stop_at(powerlaw):
+    """With ``stop_at`` the polish ends at the first state within it: the full run's first moves, stopped early."""
+    start = partition(powerlaw, 8, "metis-volume", imbalance=0.015)
+    before = communication_volume(powerlaw, start, 8)
+    bound = balance_bound(1500, 8, 0.03)
+    full, full_info = refine_max_volume(powerlaw, start, 8, bound, volume_slack=0.05)
+    stop = (before.max_per_part + full_info["end_max_load"]) // 2  # reachable: the full run went below it
+    parts, info = refine_max_volume(powerlaw, start, 8, bound, volume_slack=0.05, stop_at=stop)
+    after = communication_volume(powerlaw, parts, 8)
+    assert after.max_per_part <= stop and info["end_max_load"] == after.max_per_part
+    assert 0 < info["moves"] < full_info["moves"]
+    again, again_info = refine_max_volume(powerlaw, start, 8, bound, volume_slack=0.05, max_moves=info["moves"])
+    np.testing.assert_array_equal(again, parts)
+    untouched, none = refine_max_volume(powerlaw, start, 8, bound, stop_at=before.max_per_part)
+    assert none["moves"] == 0 and np.array_equal(untouched, start)
+
+
 def test_fixed_core_fraction_and_options(powerlaw):
     r = partition_with_info(powerlaw, 4, "balanced-volume", threads=2, core_fraction=0.5, max_load_factor=1.2,
                             volume_slack=0.0)
@@ -254,3 +271,18 @@ def test_core_placement_spreads_hub_degree_and_groups_hubs_that_share_neighbours
     place = place_core(column_net_hypergraph(graph), core, degree[core], 2, imbalance=0.05, threads=1)
     assert len(set(place[:4].tolist())) == 1 and len(set(place[4:].tolist())) == 1 and place[0] != place[4]
     assert place_core(column_net_hypergraph(graph), core[:2], degree[:2], 2).tolist() == [0, 1]  # c <= k: greedy
+
+
+def test_polish_to_bound_stops_at_metis_busiest_part(powerlaw):
+    """polish_to_bound: the polish ends as soon as the busiest part is within METIS's, never below the bound's needs."""
+    from partitioning.balanced_volume import balanced_volume_partition
+
+    full, full_info = balanced_volume_partition(powerlaw, 4, threads=1, core_fraction=1.0)
+    cut, cut_info = balanced_volume_partition(powerlaw, 4, threads=1, core_fraction=1.0, polish_to_bound=True)
+    bound = cut_info["target_max_per_part"]
+    first = cut_info["core_tries"][0]
+    assert first["before_polish_max"] <= bound and first["polish_moves"] == 0  # METIS is within its own max
+    assert full_info["core_tries"][0]["polish_moves"] >= first["polish_moves"]
+    cv = communication_volume(powerlaw, cut, 4)
+    assert cv.max_per_part <= bound and cv.total == first["total"]
+    assert np.bincount(cut, minlength=4).max() <= balance_bound(1500, 4, 0.03)
