@@ -49,6 +49,25 @@ def test_random_link_split_hides_held_out_edges():
     assert all(torch.equal(split.pos[k], again.pos[k]) and torch.equal(split.neg[k], again.neg[k]) for k in split.pos)
 
 
+def test_random_link_split_both_directions():
+    ei = random_graph(60, 200, 1)
+    data = Data(edge_index=ei, num_nodes=60)
+    one = random_link_split(data, val=0.1, test=0.2, seed=3, valedges_as_test_input=True)
+    two = random_link_split(data, val=0.1, test=0.2, seed=3, valedges_as_test_input=True,
+                            train_both_directions=True)
+    p = one.pos["train"]
+    assert torch.equal(two.pos["train"], torch.cat([p, p.flip(1)]))
+    # the graphs seen and the held-out pairs are those of the plain split
+    assert torch.equal(two.edge_index, one.edge_index) and torch.equal(two.test_edge_index, one.test_edge_index)
+    for s in ("valid", "test"):
+        assert torch.equal(two.pos[s], one.pos[s]) and torch.equal(two.neg[s], one.neg[s])
+    # one negative per listed positive: twice as many, distinct non-edges, none held out
+    n, q = 60, two.neg["train"]
+    assert q.size(0) == 2 * p.size(0) == len(keys(q, n))
+    assert not (keys(q, n) & keys(ei.t(), n))
+    assert not (keys(q, n) & (keys(two.neg["valid"], n) | keys(two.neg["test"], n)))
+
+
 def test_sample_negative_pairs():
     ei = random_graph(20, 40, 0)
     neg = sample_negative_pairs(ei, 20, 50, seed=1)
