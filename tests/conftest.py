@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -38,3 +39,18 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 def seed():
     torch.manual_seed(0)
     return 0
+
+
+@pytest.fixture
+def tiny_usair(tmp_path) -> Path:
+    """A 40-node network in the SEAL layout (``SEAL/raw/USAir.txt``) with community structure."""
+    raw = tmp_path / "root" / "SEAL" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    lines = set()
+    while len(lines) < 150:
+        a, b = sorted(rng.integers(1, 41, 2))
+        if a != b and (a % 4 == b % 4 or rng.random() < 0.15):
+            lines.add((a, b))
+    (raw / "USAir.txt").write_text("".join(f"{a} {b} 1\n" for a, b in sorted(lines)))
+    return tmp_path / "root"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -159,21 +158,6 @@ def test_compress_binary_drops_after_the_sign_as_bigcn_and_reloads(tmp_path, cap
 
 
 # ---------------------------------------------------------------------------------------------- --task link
-@pytest.fixture
-def tiny_usair(tmp_path) -> Path:
-    """A 40-node network in the SEAL layout (``SEAL/raw/USAir.txt``) with community structure."""
-    raw = tmp_path / "root" / "SEAL" / "raw"
-    raw.mkdir(parents=True)
-    rng = np.random.default_rng(1)
-    lines = set()
-    while len(lines) < 150:
-        a, b = sorted(rng.integers(1, 41, 2))
-        if a != b and (a % 4 == b % 4 or rng.random() < 0.15):
-            lines.add((a, b))
-    (raw / "USAir.txt").write_text("".join(f"{a} {b} 1\n" for a, b in sorted(lines)))
-    return tmp_path / "root"
-
-
 def test_link_task_equals_the_seal_recipe(tiny_usair, tmp_path, capsys):
     from scalegnn.data import load_dataset
     from scalegnn.linkpred import SEALConfig, random_link_split, train_seal

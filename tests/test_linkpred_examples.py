@@ -121,18 +121,9 @@ def test_ogb_link_split_uses_validation_edges_at_test_time(tmp_path):
     assert not (key(split.neg["train"]) & key(split.edge_index.t()))
 
 
-def test_classic_script_on_a_small_network(tmp_path):
-    seal = tmp_path / "root" / "SEAL" / "raw"
-    seal.mkdir(parents=True)
-    rng = np.random.default_rng(1)
-    lines = set()
-    while len(lines) < 150:
-        a, b = sorted(rng.integers(1, 41, 2))
-        if a != b and (a % 4 == b % 4 or rng.random() < 0.15):
-            lines.add((a, b))
-    (seal / "USAir.txt").write_text("".join(f"{a} {b} 1\n" for a, b in sorted(lines)))
+def test_classic_script_on_a_small_network(tiny_usair, tmp_path):
     module = load_example("seal_classic")
-    table = module.main(["--networks", "USAir", "--root", str(tmp_path / "root"), "--runs", "2", "--epochs", "2",
+    table = module.main(["--networks", "USAir", "--root", str(tiny_usair), "--runs", "2", "--epochs", "2",
                          "--out", str(tmp_path / "out")])
     row = table["USAir"]
     assert row["seal_auc"]["runs"] == 2 and len(row["runs"]) == 2
