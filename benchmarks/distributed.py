@@ -31,6 +31,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from benchmarks._memory import proc_status_mb
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "distributed_fullbatch.py"
 METHODS = ("hypergraph", "refined-metis", "balanced-volume", "metis-volume", "metis", "random")
@@ -147,15 +149,6 @@ def partition_seconds(name: str, method: str, k: int, seed: int = 0, preset: str
         return float(z["seconds"])
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident set (``VmHWM``), MB."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def partition_stats(name: str, method: str, k: int, seed: int = 0, preset: str = "deterministic",
                     vcycles: int = 0, threads: Optional[int] = None, csr=None) -> Dict:
     """Per-part owned rows, nonzeros, sent / received rows and messages of one partition, cached as JSON.
@@ -182,7 +175,7 @@ def partition_stats(name: str, method: str, k: int, seed: int = 0, preset: str =
              "send": np.asarray(cv.send).tolist(), "recv": np.asarray(cv.recv).tolist(), "messages": msgs.tolist(),
              "rows_total": int(cv.total), "messages_total": int(cv.messages),
              "partition_s": partition_seconds(name, method, k, seed, preset, vcycles),
-             "peak_rss_mb": peak_rss_mb(), "load_start": load_start, "load_end": os.getloadavg()[0],
+             "peak_rss_mb": proc_status_mb("VmHWM"), "load_start": load_start, "load_end": os.getloadavg()[0],
              "info": info, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(stats))

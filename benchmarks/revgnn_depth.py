@@ -63,6 +63,7 @@ from scalegnn.data.synthetic import synthetic_graph
 from scalegnn.nn.rev_gnn import GCNLayer, RevGNN, RevGNNGroup, make_norm, paired_adjacency
 from scalegnn.nn.reversible import SavedTensorCounter
 from scalegnn.nn.shared_dropout import SharedDropout
+from benchmarks._memory import proc_status_mb
 
 MODELS = ("revgnn", "revgnn-plain", "pyg-rev", "plain-res")
 ARXIV_NODES, ARXIV_EDGES = 169_343, 2_332_486
@@ -131,15 +132,6 @@ def build(model: str, depth: int, in_channels: int, hidden: int, out_channels: i
     raise ValueError(f"unknown model {model!r}; choose from {MODELS}")
 
 
-def _proc_status_mb(key: str) -> float:
-    """A field of ``/proc/self/status`` (``VmRSS``, ``VmHWM``: the kernel's peak resident set) in MB."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"{key} not in /proc/self/status")
-
-
 def _graph(nodes: int, edges: int, device: str, seed: int = 0):
     data = synthetic_graph(nodes, edges, num_features=128, num_classes=40, seed=seed)
     dev = torch.device(device)
@@ -156,12 +148,12 @@ def measure_process_peak(model: str, depth: int, nodes: int, edges: int, hidden:
     torch.manual_seed(seed)
     net = build(model, depth, x.size(1), hidden, 40, 0.1).train()
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-    start = _proc_status_mb("VmRSS")
+    start = proc_status_mb("VmRSS")
     for _ in range(steps):
         optimizer.zero_grad()
         F.cross_entropy(net(x, adj), y).backward()
         optimizer.step()
-    peak = _proc_status_mb("VmHWM")
+    peak = proc_status_mb("VmHWM")
     return {"model": model, "depth": depth, "process_peak_mb": peak, "above_start_mb": peak - start}
 
 

@@ -71,6 +71,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from benchmarks._memory import proc_status_mb
+
 METHODS = ["mvs", "mvs-norefresh", "mvs-nohist", "uniform-hist", "uniform", "pyg-neighbor", "pyg-saint"]
 # per dataset: expected batch size, fan-out, steps between snapshots, steps, eval every, variance draws
 # saint_coverage: GraphSAINT's normalization samples (sample_coverage); true_norms: nodes whose exact
@@ -91,14 +93,6 @@ SIGNAL = 0.03  # class signal of the synthetic graph's features (see prepare)
 
 def config_for(name: str) -> Dict[str, Any]:
     return dict(CONFIG["synthetic" if name.startswith("synthetic") else name])
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def peak_mb() -> float:
@@ -269,7 +263,7 @@ def run_one(name: str, method: str, seed: int) -> Dict[str, Any]:
 
     torch.set_num_threads(1)
     data, split, num_classes, metric = load(name)
-    base_rss = rss_mb()
+    base_rss = proc_status_mb("VmRSS")
     cfg = config_for(name)
     seed_everything(seed)
     if method.startswith("pyg"):

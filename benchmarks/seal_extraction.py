@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from scalegnn.linkpred import CSRGraph, extract_enclosing_subgraphs, sample_negative_pairs
+from benchmarks._memory import proc_status_mb
 
 
 def load_graph(name: str, root=None):
@@ -123,22 +124,6 @@ def check_equal(csr, edge_index, n, pairs, hops) -> int:
     return len(ref)
 
 
-def vmhwm_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def vmrss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def memory_worker(args) -> None:
     """One fresh process: load, extract ``--pairs`` pairs in batches, print peak RSS above the start."""
     torch.set_num_threads(1)
@@ -149,10 +134,10 @@ def memory_worker(args) -> None:
     # reset the high-water mark so the peak counts the extraction only
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
-    start = vmrss_mb()
+    start = proc_status_mb("VmRSS")
     t = time.perf_counter()
     ours_extract(csr, pairs, args.hops[0], args.batch_size)
-    print(json.dumps({"peak_above_start_mb": vmhwm_mb() - start, "seconds": time.perf_counter() - t}))
+    print(json.dumps({"peak_above_start_mb": proc_status_mb("VmHWM") - start, "seconds": time.perf_counter() - t}))
 
 
 def memory_point(graph, hops, pairs, batch, root) -> Dict[str, float]:
