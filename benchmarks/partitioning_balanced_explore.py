@@ -10,8 +10,11 @@ refinement under the bound), with the moves of each phase:
 A configuration is ``fraction[:option...]``: ``b`` stops the polish once the
 busiest part is within METIS's (``polish_to_bound``), ``ci=X`` sets the core
 placement's imbalance (``partitioning.balanced_volume.CORE_IMBALANCE``,
-default 0.05), ``vc=N`` runs N Mt-KaHyPar V-cycles in phase 1 (default 1).
-Mt-KaHyPar 1 thread, deterministic preset, seed 0.
+default 0.05), ``vc=N`` runs N Mt-KaHyPar V-cycles in phase 1 (default 1; 0 with ``s``),
+``s`` partitions from scratch around the fixed core (``core_start='scratch'``), ``mv``
+starts the V-cycles from METIS's total-volume partition (``core_start='metis-volume'``) and
+``p=NAME`` sets the Mt-KaHyPar preset (default ``deterministic``).
+Mt-KaHyPar 1 thread, seed 0.
 """
 from __future__ import annotations
 
@@ -42,6 +45,12 @@ def main() -> None:
                     bv.CORE_IMBALANCE = float(tok[3:])
                 elif tok.startswith("vc="):
                     extra["vcycles"] = int(tok[3:])
+                elif tok.startswith("p="):
+                    extra["preset"] = tok[2:]
+                elif tok == "s":
+                    extra["core_start"] = "scratch"
+                elif tok == "mv":
+                    extra["core_start"] = "metis-volume"
                 elif tok != "b":
                     sys.exit(f"unknown option {tok!r} in {conf!r}")
             t = time.perf_counter()

@@ -70,6 +70,8 @@ from partitioning.volume_refine import refine_total_volume
 __all__ = ["balanced_volume_partition"]
 
 _FIRST_FRACTION = 0.1
+#: Where phase 1's V-cycles start (``core_start``).
+CORE_STARTS = ("metis", "metis-volume", "scratch")
 #: Imbalance of the degree-weighted core placement (partitioning.core_placement).
 CORE_IMBALANCE = 0.05
 _MAX_VCYCLE_TRIES = 2
@@ -101,6 +103,7 @@ def balanced_volume_partition(
     say: Callable[[str], None] = lambda message: None,
     core_placement: str = "degree-balanced",
     polish_to_bound: bool = False,
+    core_start: str = "metis",
 ) -> Tuple[np.ndarray, Dict[str, Any]]:
     """Partition ``csr`` into ``k`` parts with a low total volume and a bounded busiest part.
 
@@ -120,6 +123,12 @@ def balanced_volume_partition(
             is within the bound (instead of lowering it as far as the volume
             slack allows), leaving the total lower for phase 3. Off by default
             (the second version's measured behaviour).
+        core_start: where phase 1 starts once the core is fixed: ``'metis'``
+            (METIS's edge-cut partition with the core moved, refined by
+            V-cycles), ``'metis-volume'`` (the same from METIS's
+            total-volume partition, which starts with a lower total) or
+            ``'scratch'`` (a full multilevel Mt-KaHyPar run around the fixed
+            core, then ``vcycles`` V-cycles).
 
     Returns:
         ``(parts, info)``; ``info`` holds METIS's busiest part and total, every
@@ -128,6 +137,8 @@ def balanced_volume_partition(
     """
     if core_placement not in ("degree-balanced", "metis"):
         raise ValueError(f"core_placement must be 'degree-balanced' or 'metis', got {core_placement!r}")
+    if core_start not in CORE_STARTS:
+        raise ValueError(f"core_start must be one of {CORE_STARTS}, got {core_start!r}")
     n = csr.shape[0]
     w = np.ones(n, dtype=np.int64) if weights is None else weights
     bound = balance_bound(int(w.sum()), k, imbalance, int(w.max()))
@@ -150,6 +161,15 @@ def balanced_volume_partition(
     tries: List[Dict[str, Any]] = []
     results: Dict[float, np.ndarray] = {}
 
+    volume_cache: List[np.ndarray] = []
+
+    def volume_start() -> np.ndarray:
+        if not volume_cache:
+            say("METIS (total volume): the start of the V-cycles")
+            start = metis_partition(csr, k, imbalance, seed, weights, objective="volume")
+            volume_cache.append(enforce_balance(csr, start, k, imbalance, weights)[0])
+        return volume_cache[0]
+
     def attempt(fraction: float) -> Tuple[int, int]:
         t = time.perf_counter()
         if fraction >= 1.0 or hypergraph is None or hypergraph.num_pins == 0:
@@ -164,12 +184,18 @@ def balanced_volume_partition(
                 place = place_core(hypergraph, core, degree[core], k, CORE_IMBALANCE, seed, threads, preset)
             fixed = np.full(n, -1, dtype=np.int64)
             fixed[core] = place
-            initial = metis.copy()
-            initial[core] = place
-            say(f"Mt-KaHyPar V-cycles on the exact volume with the top {fraction:.1%} of vertices by degree fixed "
-                f"({preset} preset)")
-            parts, _ = mtkahypar_partition(hypergraph, k, imbalance, seed, threads, weights, preset,
-                                           vcycles=max(1, vcycles), initial_parts=initial, fixed=fixed)
+            if core_start == "scratch":
+                say(f"Mt-KaHyPar on the exact volume from scratch around the fixed top {fraction:.1%} of vertices "
+                    f"by degree ({preset} preset)")
+                parts, _ = mtkahypar_partition(hypergraph, k, imbalance, seed, threads, weights, preset,
+                                               vcycles=vcycles, fixed=fixed)
+            else:
+                initial = (volume_start() if core_start == "metis-volume" else metis).copy()
+                initial[core] = place
+                say(f"Mt-KaHyPar V-cycles on the exact volume with the top {fraction:.1%} of vertices by degree "
+                    f"fixed ({preset} preset)")
+                parts, _ = mtkahypar_partition(hypergraph, k, imbalance, seed, threads, weights, preset,
+                                               vcycles=max(1, vcycles), initial_parts=initial, fixed=fixed)
             parts, _ = enforce_balance(csr, parts, k, imbalance, weights)
         state = _State(csr, parts, k, w)
         say("polishing the busiest part (exact per-part deltas)")

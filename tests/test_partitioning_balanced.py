@@ -286,3 +286,26 @@ def test_polish_to_bound_stops_at_metis_busiest_part(powerlaw):
     cv = communication_volume(powerlaw, cut, 4)
     assert cv.max_per_part <= bound and cv.total == first["total"]
     assert np.bincount(cut, minlength=4).max() <= balance_bound(1500, 4, 0.03)
+
+
+@pytest.mark.parametrize("core_start", ["metis", "metis-volume", "scratch"])
+def test_every_core_start_gives_a_valid_balanced_partition_with_exact_totals(powerlaw, core_start):
+    """Phase 1 from METIS's cut or volume partition, or from scratch: the same guarantees and exact bookkeeping."""
+    from partitioning.balanced_volume import balanced_volume_partition
+
+    parts, info = balanced_volume_partition(powerlaw, 4, threads=1, core_fraction=0.1, core_start=core_start)
+    assert parts.shape == (1500,) and parts.min() >= 0 and parts.max() < 4
+    assert np.bincount(parts, minlength=4).max() <= balance_bound(1500, 4, 0.03)
+    cv = communication_volume(powerlaw, parts, 4)
+    tried = info["core_tries"][-1]
+    assert tried["total"] == cv.total
+    assert tried["total"] <= np.floor(tried["before_polish_total"] * 1.02)  # the polish spends at most volume_slack
+    if cv.max_per_part > info["target_max_per_part"]:  # over the bound only if the polish could not get below it
+        assert cv.max_per_part <= tried["before_polish_max"]
+
+
+def test_unknown_core_start_is_rejected(powerlaw):
+    from partitioning.balanced_volume import balanced_volume_partition
+
+    with pytest.raises(ValueError, match="core_start must be one of"):
+        balanced_volume_partition(powerlaw, 4, threads=1, core_fraction=0.1, core_start="hypergraph")
