@@ -32,12 +32,14 @@ import argparse
 import os
 import platform
 import statistics
+import sys
 import threading
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
 import torch
+from tqdm.auto import tqdm
 
 from scalegnn.data.synthetic import synthetic_graph
 from scalegnn.nn.gbp import gbp_exact, gbp_precompute, transition_matrix
@@ -132,6 +134,7 @@ def interleaved(methods: List[Tuple[str, Callable]], device: torch.device, repea
         for _, fn in methods:
             fn()
     stats = {name: {"times": [], "cpu": [], "mem": 0, "result": None} for name, _ in methods}
+    bar = tqdm(total=repeat * len(methods), desc="timed calls", disable=repeat * len(methods) < 2, file=sys.stderr)
     for _ in range(repeat):
         for name, fn in methods:
             entry = stats[name]
@@ -148,6 +151,9 @@ def interleaved(methods: List[Tuple[str, Callable]], device: torch.device, repea
             entry["mem"] = max(entry["mem"], mem.peak)
             entry["result"] = result if keep(name) else None
             del result
+            bar.set_postfix_str(f"{name} {entry['times'][-1]:.1f} s")
+            bar.update()
+    bar.close()
     for entry in stats.values():
         entry["time"] = statistics.median(entry["times"])
         entry["cpu_time"] = statistics.median(entry["cpu"])
@@ -661,7 +667,6 @@ def out_of_core_run(args) -> str:
     """SGC (K hops) on features written to an .npy file larger than the capped process may allocate."""
     import json
     import subprocess
-    import sys
     import tempfile
 
     import numpy as np
