@@ -215,6 +215,39 @@ def test_mixed_precision_spends_bits_on_sensitive_layers_within_budget():
         allocate_bits(model, 30)
 
 
+def test_mixed_precision_allocation_is_the_exact_optimum_under_the_budget():
+    """A large and a small layer (a 2-layer GCN's shape): at uniform INT4's own byte budget the allocation
+    must be the best estimated loss among all bit pairs that fit - a greedy bytes-ratio rule spends the
+    budget on the small layer first and ends at 3 / 8 bits although 4 / 4 fits."""
+    import itertools
+
+    from scalegnn.compress.mixed_precision import DEFAULT_BIT_CHOICES, layer_bytes
+
+    torch.manual_seed(0)
+    model = compress.apply(torch.nn.Sequential(torch.nn.Linear(1433, 16), torch.nn.Linear(16, 7)), "mixed:5")
+    layers = dict(compress.compression_wrappers(model))
+    fp32 = sum(w.original(n).numel() * 4 for w in layers.values() for n in w.weight_names)
+    int4 = sum(layer_bytes(w, 4) for w in layers.values())
+    g = torch.Generator().manual_seed(1)
+    for trial in range(20):
+        duals = [1.0, 1.0] if trial == 0 else torch.rand(2, generator=g).mul(10).tolist()
+        for w, dual in zip(layers.values(), duals):
+            w.bits, w.track_sensitivity = 4, True
+            w.dual.fill_(dual)
+            w.distance.fill_(0.05)
+        budget = fp32 / int4 if trial < 10 else float(torch.empty(()).uniform_(4.5, 12.0, generator=g))
+        sens = [(d + 1e-6) * 0.05 * 4.0 ** 4 for d in duals]
+        bits = allocate_bits(model, budget)
+        chosen = [bits[k] for k in layers]
+        fits = [c for c in itertools.product(DEFAULT_BIT_CHOICES, repeat=2)
+                if sum(layer_bytes(w, b) for w, b in zip(layers.values(), c)) <= fp32 / budget * (1 + 1e-9)]
+        best = min(sum(s * 4.0 ** -b for s, b in zip(sens, c)) for c in fits)
+        assert tuple(chosen) in fits
+        assert sum(s * 4.0 ** -b for s, b in zip(sens, chosen)) <= best * (1 + 1e-12)
+        if trial == 0:
+            assert chosen == [4, 4]  # equal sensitivities at INT4's size: uniform 4 bits, not 3 / 8
+
+
 def test_quantized_and_mixed_models_train_with_the_shared_trainer():
     ds = load_dataset()
     for spec in ("int4", "mixed:5"):
