@@ -115,7 +115,7 @@ def test_binary_features_match_a_direct_bigcn_reference(normalize):
     torch.manual_seed(0)
     x = (torch.randn(40, 9, dtype=torch.float64) * 3 + torch.arange(9)).requires_grad_()
     x_ref = x.detach().clone().requires_grad_()
-    b = Binarized(torch.nn.Linear(9, 4).double(), normalize=normalize).binarizer
+    b = Binarized(torch.nn.Linear(9, 4).double(), normalize=normalize, quantize_statistics=False).binarizer
     b.train()
     h = b(x)
     expected = _bigcn_reference(x_ref, normalize)
@@ -137,7 +137,7 @@ def test_wrapped_two_layer_gcn_is_bigcn_written_out():
     torch.manual_seed(0)
     model = GCN(F_IN, 8, 2, 3, dropout=0.0, act=None).double()
     from scalegnn import compress
-    compress.apply(model, {"method": "binarize", "normalize": "batch"}, include="convs.0")
+    compress.apply(model, {"method": "binarize", "normalize": "batch", "quantize_statistics": False}, include="convs.0")
     compress.apply(model, {"method": "binarize", "normalize": "none"}, include="convs.1")
     model.train()
     out = model(x, ei)
@@ -174,6 +174,44 @@ def test_binary_features_use_8bit_means_and_4bit_log_deviations_at_inference():
     x_hat = (x - tau) / std
     beta = x_hat.abs().mean(1, keepdim=True)
     torch.testing.assert_close(b.binarizer(x), torch.where(x_hat >= 0, beta, -beta))
+
+
+def test_binary_features_train_with_the_statistics_inference_stores():
+    """quantize_statistics=True: training uses the 8-bit means and 4-bit log-deviations inference decodes, so on a
+    fixed full batch the training and inference features are identical; with exact statistics they are not."""
+    x, _ = graph()
+    x = x * torch.linspace(0.1, 3.0, F_IN)  # channels of different spread, so the 4-bit codes round
+    outs = {}
+    for quantize in (True, False):
+        b = Binarized(make_layer("gcn"), quantize_statistics=quantize).binarizer
+        b.train()
+        train_out = b(x)
+        b.eval()
+        outs[quantize] = (train_out, b(x))
+    assert torch.equal(*outs[True])
+    assert not torch.allclose(*outs[False])
+    # the signs agree with exact statistics here; only the per-node scales beta_i differ
+    assert torch.equal(outs[True][0].sign(), outs[False][0].sign())
+    # gradients pass straight through the coded statistics (hidden features have gradients)
+    h = x.clone().requires_grad_()
+    b = Binarized(make_layer("gcn")).binarizer
+    b.train()
+    b(h).pow(2).sum().backward()
+    assert h.grad is not None and torch.isfinite(h.grad).all() and h.grad.abs().sum() > 0
+
+
+def test_binarized_exact_when_disabled_and_sign_weights_with_quantized_statistics():
+    x, ei = graph()
+    layer = make_layer("gcn")
+    expected = layer(x, ei)
+    b = Binarized(layer, quantize_statistics=True)
+    b.compression_enabled = False
+    assert torch.equal(b(x, ei), expected)
+    b.compression_enabled = True
+    for name, w in b.effective_weights().items():
+        original = b.original(name).detach()
+        alpha = original.abs().mean(1, keepdim=True)
+        assert torch.equal(w.detach(), torch.where(original >= 0, alpha, -alpha))
 
 
 def test_binarized_dropout_zeroes_binary_features_after_the_sign():

@@ -30,6 +30,10 @@ Args:
         sign) or ``'none'`` (sign of the features themselves).
     dropout: dropout probability applied to the binary features in training
         (:func:`~scalegnn.compress.fast_dropout.fast_dropout`).
+    quantize_statistics: train with the feature statistics coded as the exported
+        model stores them (8-bit means, 4-bit log-deviations), so training sees
+        the per-node scales inference will use (default; ``False``: exact batch
+        statistics in training, Bi-GCN's batch normalization).
     in_channels: input feature size for binary activations (default: read
         from ``module.in_channels`` or ``module.in_features``).
     weights: the tensors to binarize (default: every weight matrix).
@@ -72,7 +76,8 @@ class Binarized(CompressionWrapper):
 
     def __init__(self, module: torch.nn.Module, activations: bool = True, per_channel: bool = True, *,
                  instance_aware: bool = False, momentum: float = 0.1, in_channels: Optional[int] = None,
-                 weights: Optional[Sequence[str]] = None, normalize: str = "batch", dropout: float = 0.0) -> None:
+                 weights: Optional[Sequence[str]] = None, normalize: str = "batch", dropout: float = 0.0,
+                 quantize_statistics: bool = True) -> None:
         super().__init__(module, weights)
         if normalize not in NORMALIZATIONS:
             raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
@@ -82,6 +87,7 @@ class Binarized(CompressionWrapper):
             raise ValueError("dropout= acts on the binary features: it needs activations=True")
         self.activations, self.per_channel, self.instance_aware = activations, per_channel, instance_aware
         self.momentum, self.normalize, self.dropout = momentum, normalize, float(dropout)
+        self.quantize_statistics = bool(quantize_statistics)
         for name in self.weight_names:
             self._reparametrize(name, _SignWeight(per_channel))
         self.binarizer: Optional[BinaryActivation] = None
@@ -91,7 +97,7 @@ class Binarized(CompressionWrapper):
                 raise ValueError(f"binary activations need the input size: {type(module).__name__} has no integer "
                                  "in_channels/in_features; pass in_channels=")
             self.in_channels = channels
-            self.binarizer = BinaryActivation(channels, instance_aware, momentum, normalize)
+            self.binarizer = BinaryActivation(channels, instance_aware, momentum, normalize, quantize_statistics)
         else:
             self.in_channels = in_channels
 
@@ -125,4 +131,5 @@ class Binarized(CompressionWrapper):
     def config(self) -> Dict[str, Any]:
         return {"activations": self.activations, "per_channel": self.per_channel,
                 "instance_aware": self.instance_aware, "momentum": self.momentum, "in_channels": self.in_channels,
-                "weights": list(self.weight_names), "normalize": self.normalize, "dropout": self.dropout}
+                "weights": list(self.weight_names), "normalize": self.normalize, "dropout": self.dropout,
+                "quantize_statistics": self.quantize_statistics}
