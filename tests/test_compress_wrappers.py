@@ -395,3 +395,22 @@ def test_sensitivity_constraint_without_activation_quantization():
     q = Quantized(torch.nn.Linear(F_IN, F_OUT), 2, activations=False, track_sensitivity=True, epsilon=0.0)
     q(x).sum().backward()
     assert float(q.distance) > 0 and float(q.dual) == float(q.distance)
+
+
+def test_sensitivity_distance_ignores_dropout_inside_the_layer():
+    """GATConv's attention dropout draws the same masks in the quantized and the full-precision pass,
+    so the constraint measures quantization error only (it measured dropout noise before: mixed
+    precision on GAT collapsed to one class)."""
+    x, ei = graph()
+    torch.manual_seed(0)
+    plain = Quantized(GATConv(F_IN, F_OUT // 2, heads=2, dropout=0.0), 8, track_sensitivity=True)
+    plain(x, ei).sum().backward()
+    torch.manual_seed(0)
+    dropped = Quantized(GATConv(F_IN, F_OUT // 2, heads=2, dropout=0.6), 8, track_sensitivity=True)
+    dropped(x, ei).sum().backward()
+    assert float(plain.distance) < 1e-3
+    assert float(dropped.distance) < 1e-3
+    # without replaying the random numbers, two dropout passes differ by far more than 8-bit rounding
+    with torch.no_grad():
+        a, b = dropped.module(x, ei), dropped.module(x, ei)
+    assert float((a - b).pow(2).sum() / b.pow(2).sum()) > 0.1

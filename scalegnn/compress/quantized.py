@@ -83,6 +83,13 @@ def _graph_argument(args: Sequence[Any], kwargs: Dict[str, Any]) -> Any:
     return None
 
 
+def _rng_state(args: Sequence[Any], kwargs: Dict[str, Any]) -> tuple:
+    """The CPU random state, and the CUDA one of the input's device, before a layer's forward pass."""
+    x = args[0] if args else kwargs.get("x")
+    device = x.device if isinstance(x, Tensor) and x.device.type == "cuda" else None
+    return torch.get_rng_state(), device, torch.cuda.get_rng_state(device) if device is not None else None
+
+
 class Quantized(CompressionWrapper):
     __doc__ = __doc__
     kind = "quantized"
@@ -160,11 +167,13 @@ class Quantized(CompressionWrapper):
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         if not self.compression_enabled:
             return self.module(*args, **kwargs)
+        tracking = self.track_sensitivity and self.training and torch.is_grad_enabled()
         if not self.activations:
+            rng = _rng_state(args, kwargs) if tracking else None
             out = self.module(*args, **kwargs)
-            if self.track_sensitivity and self.training and torch.is_grad_enabled():
+            if tracking:
                 first = out[0] if isinstance(out, tuple) else out
-                first = self._constrain(first, args, kwargs)
+                first = self._constrain(first, args, kwargs, rng)
                 return (first,) + tuple(out[1:]) if isinstance(out, tuple) else first
             return out
         x = args[0] if args else kwargs.get("x")
@@ -180,18 +189,26 @@ class Quantized(CompressionWrapper):
                 qargs[0] = xq
             else:
                 qkwargs["x"] = xq
+        rng = _rng_state(args, kwargs) if tracking else None
         out = self.module(*qargs, **qkwargs)
         first = out[0] if isinstance(out, tuple) else out
         if not isinstance(first, Tensor) or not first.is_floating_point():
             return out
         out_rows = protect if protect is not None and protect.numel() == first.size(0) else None
         first_q = self.output_quant(first, out_rows) if self.output_quant is not None else first
-        if self.track_sensitivity and self.training and torch.is_grad_enabled():
-            first_q = self._constrain(first_q, args, kwargs)
+        if tracking:
+            first_q = self._constrain(first_q, args, kwargs, rng)
         return (first_q,) + tuple(out[1:]) if isinstance(out, tuple) else first_q
 
-    def _constrain(self, out_q: Tensor, args: Sequence[Any], kwargs: Dict[str, Any]) -> Tensor:
-        with self.full_precision():
+    def _constrain(self, out_q: Tensor, args: Sequence[Any], kwargs: Dict[str, Any], rng: Any = None) -> Tensor:
+        # the full-precision pass replays the quantized pass's random numbers, so dropout inside the layer
+        # (GATConv's attention dropout) draws the same masks and d measures quantization only, not dropout noise
+        devices = [rng[1]] if rng is not None and rng[1] is not None else []
+        with torch.random.fork_rng(devices=devices), self.full_precision():
+            if rng is not None:
+                torch.set_rng_state(rng[0])
+                if rng[1] is not None:
+                    torch.cuda.set_rng_state(rng[2], rng[1])
             out_fp = self.module(*args, **kwargs)
         out_fp = out_fp[0] if isinstance(out_fp, tuple) else out_fp
         d = (out_q - out_fp).pow(2).sum() / out_fp.detach().pow(2).sum().clamp_min(1e-12)
