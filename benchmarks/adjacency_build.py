@@ -30,8 +30,11 @@ PREVIOUS = "1f6d481"  # the last commit before the SciPy build
 
 
 def previous_module(commit: str) -> types.ModuleType:
-    source = subprocess.run(["git", "show", f"{commit}:scalegnn/data/adjacency.py"], check=True,
-                            capture_output=True, text=True).stdout
+    done = subprocess.run(["git", "show", f"{commit}:scalegnn/data/adjacency.py"], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"cannot read the previous build from git at {commit!r} (run this from a git checkout of "
+                         f"scalegnn): {done.stderr.strip()}")
+    source = done.stdout
     module = types.ModuleType("adjacency_previous")
     exec(compile(source, f"<git {commit}:scalegnn/data/adjacency.py>", "exec"), module.__dict__)
     return module

@@ -76,7 +76,6 @@ def allocate_bits(model: torch.nn.Module, budget: float, choices: Sequence[int] 
         raise ValueError("allocate_bits found no Quantized layer in the model")
     fp32 = sum(q.original(n).numel() * 4 for _, q in layers for n in q.weight_names)
     limit = fp32 / budget
-    bits = {name: choices[0] for name, _ in layers}
     used = sum(layer_bytes(q, choices[0]) for _, q in layers)
     if used > limit:
         raise ValueError(f"a {budget}x budget ({limit:.0f} bytes) is too tight: even {choices[0]}-bit weights "
