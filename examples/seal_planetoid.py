@@ -41,6 +41,12 @@ def main(argv: Optional[List[str]] = None) -> dict:
     p.add_argument("--lr", type=positive_float, default=1e-4)
     p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--model", default="dgcnn", choices=["dgcnn", "gcn", "gin"])
+    p.add_argument("--conv", default="gcn", choices=["gcn", "gin", "sage"],
+                   help="DGCNN's graph convolution (default gcn, as the paper)")
+    p.add_argument("--hidden-channels", type=positive_int, default=32)
+    p.add_argument("--num-layers", type=positive_int, default=3)
+    p.add_argument("--sort-k", type=positive_float, default=0.6,
+                   help="DGCNN's sort-pooling size: an integer >= 1, or a fraction of the training subgraph sizes")
     p.add_argument("--runs", type=positive_int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-workers", type=nonnegative_int, default=0)
@@ -64,6 +70,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
                                   valedges_as_test_input=not args.no_valedges_as_input,
                                   train_both_directions=args.train_both_directions)
         cfg = SEALConfig(num_hops=args.num_hops, max_nodes_per_hop=args.max_nodes_per_hop, model=args.model,
+                         conv=args.conv, hidden_channels=args.hidden_channels, num_layers=args.num_layers,
+                         sort_k=args.sort_k,
                          lr=args.lr, epochs=args.epochs, batch_size=args.batch_size, monitor="val_auc",
                          use_features=not args.no_features, num_workers=args.num_workers, seed=seed)
         start = time.perf_counter()

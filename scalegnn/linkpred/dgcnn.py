@@ -27,7 +27,7 @@ from typing import Any, Optional, Sequence, Union
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch_geometric.nn import MLP, GCNConv, GINConv
+from torch_geometric.nn import MLP, GCNConv, GINConv, SAGEConv
 from torch_geometric.nn.aggr import SortAggregation
 
 from scalegnn.data.validate import check_int, check_option
@@ -47,11 +47,16 @@ def sort_pool_k(num_nodes: Union[Sequence[int], Tensor], fraction: float = 0.6, 
     return max(minimum, int(sizes[idx]))
 
 
+CONVS = ("gcn", "gin", "sage")
+
+
 def make_conv(kind: str, in_channels: int, out_channels: int) -> torch.nn.Module:
-    """A ``GCNConv`` (``"gcn"``) or a ``GINConv`` with a 2-layer MLP (``"gin"``)."""
-    kind = check_option(kind, "conv", ("gcn", "gin"))
+    """A ``GCNConv`` (``"gcn"``), a ``GINConv`` with a 2-layer MLP (``"gin"``) or a mean ``SAGEConv`` (``"sage"``)."""
+    kind = check_option(kind, "conv", CONVS)
     if kind == "gcn":
         return GCNConv(in_channels, out_channels)
+    if kind == "sage":
+        return SAGEConv(in_channels, out_channels)
     return GINConv(MLP([in_channels, out_channels, out_channels], norm=None), train_eps=True)
 
 
@@ -63,7 +68,7 @@ class DGCNN(torch.nn.Module):
         hidden_channels: width of the graph convolutions (32 in the paper).
         num_layers: graph convolutions before the 1-channel sort layer (3).
         k: sort-pooling size (an int, at least 10 rounded up to make the 1-D convolutions fit).
-        conv: ``"gcn"`` (the paper) or ``"gin"``.
+        conv: ``"gcn"`` (the paper), ``"gin"`` or ``"sage"``.
         conv1d_channels: channels of the two 1-D convolutions (16, 32).
         mlp_hidden: hidden width of the final MLP (128).
         dropout: dropout before the output layer (0.5).
@@ -77,7 +82,7 @@ class DGCNN(torch.nn.Module):
         self.hidden_channels = check_int(hidden_channels, "hidden_channels", min_value=1)
         self.num_layers = check_int(num_layers, "num_layers", min_value=1)
         self.k = max(check_int(k, "k", min_value=1), 10)
-        self.conv_kind = conv
+        self.conv_kind = check_option(conv, "conv", CONVS)
         in_ch = encoder.out_channels
         self.convs = torch.nn.ModuleList()
         for i in range(self.num_layers):

@@ -33,6 +33,7 @@ class SEALConfig:
     max_nodes_per_hop: Optional[int] = None
     ratio_per_hop: float = 1.0
     model: str = "dgcnn"  # "dgcnn", "gcn", "gin"
+    conv: str = "gcn"  # DGCNN's graph convolution: "gcn" (the paper), "gin" or "sage"
     hidden_channels: int = 32
     num_layers: int = 3
     sort_k: float = 0.6  # DGCNN: an int, or a fraction of training subgraph sizes
@@ -54,11 +55,14 @@ class SEALConfig:
 
 
 def build_model(cfg: SEALConfig, num_features: int, num_nodes: int, max_z: int, k: int) -> torch.nn.Module:
-    """The DGCNN / GCN / GIN model of ``cfg`` on inputs ``[DRNL || features || node embedding]``."""
+    """The DGCNN (with ``cfg.conv`` layers) / GCN / GIN model of ``cfg`` on ``[DRNL || features || node embedding]``."""
     encoder = SEALNodeEncoder(max_z=max_z, label_mode=cfg.label_mode, num_features=num_features,
                               num_nodes=num_nodes, node_embedding_dim=cfg.node_embedding_dim)
     if cfg.model == "dgcnn":
-        return DGCNN(encoder, cfg.hidden_channels, cfg.num_layers, k=k, dropout=cfg.dropout)
+        return DGCNN(encoder, cfg.hidden_channels, cfg.num_layers, k=k, conv=cfg.conv, dropout=cfg.dropout)
+    if cfg.conv != "gcn":
+        raise ValueError(f"conv={cfg.conv!r} applies to model='dgcnn' only; model={cfg.model!r} names its own "
+                         "convolution")
     if cfg.model in ("gcn", "gin"):
         return SEALGNN(encoder, cfg.hidden_channels, cfg.num_layers, conv=cfg.model,
                        pooling="target" if cfg.model == "gcn" else "sum", dropout=cfg.dropout)

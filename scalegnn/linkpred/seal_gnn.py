@@ -22,7 +22,7 @@ from torch import Tensor
 from torch_geometric.nn import MLP, global_add_pool, global_mean_pool
 
 from scalegnn.data.validate import check_float, check_int, check_option
-from scalegnn.linkpred.dgcnn import make_conv
+from scalegnn.linkpred.dgcnn import CONVS, make_conv
 from scalegnn.linkpred.node_input import SEALNodeEncoder
 
 __all__ = ["SEALGNN"]
@@ -35,7 +35,7 @@ class SEALGNN(torch.nn.Module):
         encoder: the node-input encoder.
         hidden_channels: layer width.
         num_layers: graph convolutions.
-        conv: ``"gcn"`` or ``"gin"``.
+        conv: ``"gcn"``, ``"gin"`` or ``"sage"``.
         pooling: ``"target"``, ``"sum"`` or ``"mean"``.
         dropout: dropout after each layer.
     """
@@ -44,7 +44,7 @@ class SEALGNN(torch.nn.Module):
                  conv: str = "gcn", pooling: str = "target", dropout: float = 0.5) -> None:
         super().__init__()
         self.encoder = encoder
-        self.conv_kind = check_option(conv, "conv", ("gcn", "gin"))
+        self.conv_kind = check_option(conv, "conv", CONVS)
         self.pooling = check_option(pooling, "pooling", ("target", "sum", "mean"))
         self.dropout = check_float(dropout, "dropout", min_value=0.0, max_value=1.0, max_open=True)
         hidden_channels = check_int(hidden_channels, "hidden_channels", min_value=1)
