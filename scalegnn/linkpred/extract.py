@@ -295,38 +295,46 @@ def _extract_chunk(csr: CSRGraph, pairs: Tensor, remove_mask: Tensor, num_hops: 
     # ---- induced edges: every subgraph node's neighbours, kept when they are in the same subgraph
     rows = A[node]  # one compiled row gather, duplicates and order kept
     gptr, nbr = rows.indptr, rows.indices
-    deg = np.diff(gptr)
-    # each neighbour's batch position (-1: not in the subgraph), looked up pair by pair in that pair's
-    # slice of the map: an N-entry slice stays in cache where the whole chunk's map does not, and the
-    # gather needs no per-entry key arithmetic (torch gathers with an int32 index as it is)
-    target = np.empty(nbr.size, dtype=np.int32)
-    seg = gptr[ptr].tolist()
-    slot_t, nbr_t, target_t = slot, torch.from_numpy(nbr), torch.from_numpy(target)
-    for i in range(num_pairs):
-        torch.index_select(slot_t[i * n:(i + 1) * n], 0, nbr_t[seg[i]:seg[i + 1]], out=target_t[seg[i]:seg[i + 1]])
+    idt = np.int32 if nbr.size < 2 ** 31 else np.int64
+    seg = gptr[ptr].tolist()  # pair i's gathered entries are nbr[seg[i]:seg[i + 1]]
+    longest = max(e - a for a, e in zip(seg[:-1], seg[1:]))
+    # Pair by pair, with the pair's working arrays kept in cache: look each neighbour up in the pair's
+    # N-entry slice of the map (its batch position, or -1), drop the target edge if asked, and pack the
+    # hits into ``buf`` with np.compress; a running count of the hits gives the CSR row pointers.
+    look = np.empty(longest, dtype=np.int32)
+    hit = np.empty(longest, dtype=bool)
+    count = np.zeros(longest + 1, dtype=idt)
+    buf = np.empty(nbr.size + num_pairs, dtype=np.int32)  # packed edges, then the DRNL search's spare room
+    out_ptr = np.empty(num_batch_nodes + 1, dtype=idt)
+    out_ptr[0] = 0
+    look_t, slot_t, nbr_t = torch.from_numpy(look), slot, torch.from_numpy(nbr)
     remove = remove_mask.numpy()
-    if remove.any():  # the target edge (both directions) of the marked pairs
-        p = np.nonzero(remove)[0]
-        for own, other in ((first[p], first[p] + 1), (first[p] + 1, first[p])):
-            pos = _np_ranges(gptr[own], deg[own])
-            owner = np.repeat(other, deg[own])
-            target[pos[target[pos] == owner]] = -1
+    num_edges = 0
+    for i in range(num_pairs):
+        a, e = seg[i], seg[i + 1]
+        size = e - a
+        t = look[:size]
+        # torch gathers with an int32 index as it is (numpy would first convert it to int64)
+        torch.index_select(slot_t[i * n:(i + 1) * n], 0, nbr_t[a:e], out=look_t[:size])
+        p0 = int(ptr[i])  # the pair's first target; its second target is p0 + 1
+        if remove[i]:  # the target edge, both directions: rows p0 and p0 + 1 come first in the pair
+            r1, r2 = int(gptr[p0 + 1]) - a, int(gptr[p0 + 2]) - a
+            row = t[:r1]
+            row[row == p0 + 1] = -1
+            row = t[r1:r2]
+            row[row == p0] = -1
+        np.greater_equal(t, 0, out=hit[:size])
+        np.cumsum(hit[:size], out=count[1:size + 1])
+        kept = int(count[size])
+        np.compress(hit[:size], t, out=buf[num_edges:num_edges + kept])
+        q = int(ptr[i + 1])
+        out_ptr[p0 + 1:q + 1] = count[gptr[p0 + 1:q + 1] - a]
+        out_ptr[p0 + 1:q + 1] += num_edges
+        num_edges += kept
     slot_np[keys] = -1
-    # keep the hits: a running count of them gives the CSR row pointers, np.compress packs them
-    # (branch-free, several times faster than scipy's eliminate_zeros on this ~60% dense mask)
-    hit = target >= 0
-    count = np.empty(hit.size + 1, dtype=np.int64 if hit.size >= 2 ** 31 else np.int32)
-    count[0] = 0
-    np.cumsum(hit, out=count[1:])
-    out_ptr = count[gptr]
-    num_edges = int(count[-1])
-    del count
-    # ``buf``: the edges' targets followed by one free slot per pair, the DRNL search's working array
-    buf = np.empty(num_edges + num_pairs, dtype=np.int32)
+    del look, hit, count, rows, nbr_t
     col = buf[:num_edges]
-    np.compress(hit, target, out=col)
-    del hit, target, target_t, rows, nbr_t
-    z = _labels_np(out_ptr, col, first, first + 1, num_batch_nodes, buf=buf) if labels else None
+    z = _labels_np(out_ptr, col, first, first + 1, num_batch_nodes, buf=buf[:num_edges + num_pairs]) if labels else None
     ei = np.empty((2, col.size), dtype=np.int64)
     ei[0] = np.repeat(np.arange(num_batch_nodes, dtype=np.int64), np.diff(out_ptr))
     ei[1] = col
