@@ -93,58 +93,52 @@ def csr_from_sorted_rows(row: Tensor, col: Tensor, num_nodes: int):
     return rowptr, col
 
 
-def _bfs_depth(indptr: np.ndarray, indices: np.ndarray, sources: np.ndarray, blocked: np.ndarray,
-               num_nodes: int, buf: np.ndarray, ones: np.ndarray) -> np.ndarray:
+def _bfs_depth(graph, indptr: np.ndarray, buf: np.ndarray, num_edges: int, sources: np.ndarray,
+               blocked: np.ndarray, num_nodes: int) -> np.ndarray:
     """Hop distance of every node from the nearest of ``sources``, never passing through ``blocked``; -1 if unreachable.
 
     One breadth-first search in compiled code (``scipy.sparse.csgraph.breadth_first_order``)
-    over the whole batch: a virtual super-source (node ``num_nodes``) points to
-    every source, and each blocked node's out-edges are turned into self-loops so
-    the search may reach it but never leaves it. ``buf`` (``indices`` followed by
-    ``len(sources)`` free slots, possibly ``indices`` itself) is edited for the
-    search and restored after it.
+    over the whole batch. ``graph`` is the batch plus a virtual super-source
+    (node ``num_nodes``) whose row is ``buf[num_edges:]``; its column array is
+    ``buf`` itself, so writing ``buf`` edits the graph: the super-source is
+    pointed at ``sources``, and each blocked node's out-edges are turned into
+    self-loops (the search may reach it but never leaves it), then restored.
     The depths follow from the FIFO order's level blocks (binary searches over
     the parents' positions).
     """
-    from scipy.sparse import csr_matrix
     from scipy.sparse.csgraph import breadth_first_order
 
-    num_edges = indices.size
     buf[num_edges:] = sources
     b_start = indptr[blocked]
     b_deg = indptr[blocked + 1] - b_start
     b_pos = _np_ranges(b_start, b_deg)
     saved = buf[b_pos]
     buf[b_pos] = np.repeat(blocked, b_deg)
-    ptr = np.empty(num_nodes + 2, dtype=indptr.dtype)
-    ptr[:-1] = indptr
-    ptr[-1] = indptr[-1] + sources.size
-    graph = csr_matrix((ones, buf, ptr), shape=(num_nodes + 1, num_nodes + 1))
     order, pred = breadth_first_order(graph, num_nodes, directed=True, return_predecessors=True)
+    buf[b_pos] = saved
     # FIFO order: the parents' positions are non-decreasing along it, so each BFS level is one
     # contiguous block whose end is found by a binary search over the parents' positions
-    pos = np.empty(num_nodes + 1, dtype=np.int64)
-    pos[order] = np.arange(order.size)
+    pos = np.empty(num_nodes + 1, dtype=np.int32)
+    pos[order] = np.arange(order.size, dtype=np.int32)
     parent_pos = pos[pred[order[1:]]]
     bounds = [0, 1]
     while bounds[-1] < order.size:
         bounds.append(1 + int(np.searchsorted(parent_pos, bounds[-1], side="left")))
     depth = np.full(num_nodes + 1, -1, dtype=np.int64)
     depth[order] = np.repeat(np.arange(-1, len(bounds) - 2), np.diff(bounds))  # sources at 0
-    buf[b_pos] = saved
     return depth[:num_nodes]
 
 
-_ONES = np.ones(0)
-
-
-def _ones(size: int) -> np.ndarray:
-    """A read-only float64 vector of ``size`` ones (a view of one cached, grown-on-demand buffer)."""
-    global _ONES
-    if _ONES.size < size:
-        _ONES = np.ones(max(size, 2 * _ONES.size))
-        _ONES.flags.writeable = False
-    return _ONES[:size]
+def _drnl_hash_np(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """:func:`drnl_hash` on int64 numpy arrays (``-1``: unreachable, label 0)."""
+    d = dx + dy
+    half = d >> 1
+    z = half + (d & 1) - 1
+    z *= half
+    z += np.minimum(dx, dy)
+    z += 1
+    z[(dx < 0) | (dy < 0)] = 0
+    return z
 
 
 def _np_ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
@@ -164,16 +158,25 @@ def _labels_np(indptr: np.ndarray, indices: np.ndarray, src: np.ndarray, dst: np
     first ``len(indices)`` already are ``indices`` (e.g. ``indices`` with spare
     room behind it); it saves a copy, and ``indices`` is left as it was.
     """
-    ones = _ones(indices.size + src.size)
+    from scipy.sparse import csr_matrix
+
+    num_edges = indices.size
     if buf is None:
-        buf = np.empty(indices.size + src.size, dtype=indices.dtype)
-        buf[:indices.size] = indices
-    dist_src = torch.from_numpy(_bfs_depth(indptr, indices, src, dst, num_nodes, buf, ones))
-    dist_dst = torch.from_numpy(_bfs_depth(indptr, indices, dst, src, num_nodes, buf, ones))
-    z = drnl_hash(dist_src, dist_dst)
-    z[torch.from_numpy(src)] = 1
-    z[torch.from_numpy(dst)] = 1
-    return z
+        buf = np.empty(num_edges + src.size, dtype=np.int32)
+        buf[:num_edges] = indices
+    ptr = np.empty(num_nodes + 2, dtype=np.int32 if num_edges + src.size < 2 ** 31 else np.int64)
+    ptr[:-1] = indptr
+    ptr[-1] = num_edges + src.size
+    # the search reads only the structure: a constant, zero-stride data array costs nothing
+    ones = np.broadcast_to(np.float64(1.0), (buf.size,))
+    graph = csr_matrix((ones, buf, ptr), shape=(num_nodes + 1, num_nodes + 1))
+    buf = graph.indices  # edit the array the graph holds (scipy copies a view of a much larger array)
+    dist_src = _bfs_depth(graph, indptr, buf, num_edges, src, dst, num_nodes)
+    dist_dst = _bfs_depth(graph, indptr, buf, num_edges, dst, src, num_nodes)
+    z = _drnl_hash_np(dist_src, dist_dst)
+    z[src] = 1
+    z[dst] = 1
+    return torch.from_numpy(z)
 
 
 def _labels(rowptr: Tensor, col: Tensor, src: Tensor, dst: Tensor) -> Tensor:
