@@ -94,38 +94,44 @@ def csr_from_sorted_rows(row: Tensor, col: Tensor, num_nodes: int):
 
 
 def _bfs_depth(graph, indptr: np.ndarray, buf: np.ndarray, num_edges: int, sources: np.ndarray,
-               blocked: np.ndarray, num_nodes: int) -> np.ndarray:
-    """Hop distance of every node from the nearest of ``sources``, never passing through ``blocked``; -1 if unreachable.
+               blocked: np.ndarray, num_nodes: int, groups) -> np.ndarray:
+    """Hop distance of every node from its subgraph's source, never passing through ``blocked``; -1 if unreachable.
 
-    One breadth-first search in compiled code (``scipy.sparse.csgraph.breadth_first_order``)
-    over the whole batch. ``graph`` is the batch plus a virtual super-source
-    (node ``num_nodes``) whose row is ``buf[num_edges:]``; its column array is
-    ``buf`` itself, so writing ``buf`` edits the graph: the super-source is
-    pointed at ``sources``, and each blocked node's out-edges are turned into
-    self-loops (the search may reach it but never leaves it), then restored.
+    Breadth-first searches in compiled code (``scipy.sparse.csgraph.breadth_first_order``)
+    over the batch, one per group ``(g0, g1)`` of subgraphs (from
+    ``sources[g0:g1]``; the subgraphs are disjoint). ``graph`` is the batch
+    plus a virtual super-source (node ``num_nodes``) whose row is
+    ``buf[num_edges:]``; its column array is ``buf`` itself, so writing ``buf``
+    edits the graph: the super-source is pointed at the group's sources, and
+    each blocked node's out-edges are turned into self-loops (the search may
+    reach it but never leaves it), then restored. A group's search touches its
+    own subgraphs only, which stay in cache where the whole batch's would not.
     The depths follow from the FIFO order's level blocks (binary searches over
     the parents' positions).
     """
     from scipy.sparse.csgraph import breadth_first_order
 
-    buf[num_edges:] = sources
     b_start = indptr[blocked]
     b_deg = indptr[blocked + 1] - b_start
     b_pos = _np_ranges(b_start, b_deg)
     saved = buf[b_pos]
     buf[b_pos] = np.repeat(blocked, b_deg)
-    order, pred = breadth_first_order(graph, num_nodes, directed=True, return_predecessors=True)
-    buf[b_pos] = saved
-    # FIFO order: the parents' positions are non-decreasing along it, so each BFS level is one
-    # contiguous block whose end is found by a binary search over the parents' positions
+    tail = buf[num_edges:]
     pos = np.empty(num_nodes + 1, dtype=np.int32)
-    pos[order] = np.arange(order.size, dtype=np.int32)
-    parent_pos = pos[pred[order[1:]]]
-    bounds = [0, 1]
-    while bounds[-1] < order.size:
-        bounds.append(1 + int(np.searchsorted(parent_pos, bounds[-1], side="left")))
     depth = np.full(num_nodes + 1, -1, dtype=np.int64)
-    depth[order] = np.repeat(np.arange(-1, len(bounds) - 2), np.diff(bounds))  # sources at 0
+    for g0, g1 in groups:
+        tail[:g1 - g0] = sources[g0:g1]
+        tail[g1 - g0:] = sources[g0]  # repeats of a source: already visited, skipped
+        order, pred = breadth_first_order(graph, num_nodes, directed=True, return_predecessors=True)
+        # FIFO order: the parents' positions are non-decreasing along it, so each BFS level is one
+        # contiguous block whose end is found by a binary search over the parents' positions
+        pos[order] = np.arange(order.size, dtype=np.int32)
+        parent_pos = pos[pred[order[1:]]]
+        bounds = [0, 1]
+        while bounds[-1] < order.size:
+            bounds.append(1 + int(np.searchsorted(parent_pos, bounds[-1], side="left")))
+        depth[order] = np.repeat(np.arange(-1, len(bounds) - 2), np.diff(bounds))  # sources at 0
+    buf[b_pos] = saved
     return depth[:num_nodes]
 
 
@@ -151,12 +157,17 @@ def _np_ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 
 def _labels_np(indptr: np.ndarray, indices: np.ndarray, src: np.ndarray, dst: np.ndarray,
-               num_nodes: int, buf: Optional[np.ndarray] = None) -> Tensor:
+               num_nodes: int, buf: Optional[np.ndarray] = None, blocks: Optional[np.ndarray] = None,
+               group_edges: int = 1 << 18) -> Tensor:
     """DRNL labels of a batch given as CSR arrays (``src``/``dst``: each subgraph's targets).
 
     ``buf``: optional working array of ``len(indices) + len(src)`` entries whose
     first ``len(indices)`` already are ``indices`` (e.g. ``indices`` with spare
     room behind it); it saves a copy, and ``indices`` is left as it was.
+    ``blocks``: optional ``[B + 1]`` node offsets when subgraph ``i`` is the
+    nodes ``blocks[i]:blocks[i + 1]`` (as in :mod:`scalegnn.linkpred.extract`);
+    then consecutive subgraphs of about ``group_edges`` edges in all are
+    searched together, one search per group, instead of the whole batch at once.
     """
     from scipy.sparse import csr_matrix
 
@@ -171,8 +182,13 @@ def _labels_np(indptr: np.ndarray, indices: np.ndarray, src: np.ndarray, dst: np
     ones = np.broadcast_to(np.float64(1.0), (buf.size,))
     graph = csr_matrix((ones, buf, ptr), shape=(num_nodes + 1, num_nodes + 1))
     buf = graph.indices  # edit the array the graph holds (scipy copies a view of a much larger array)
-    dist_src = _bfs_depth(graph, indptr, buf, num_edges, src, dst, num_nodes)
-    dist_dst = _bfs_depth(graph, indptr, buf, num_edges, dst, src, num_nodes)
+    groups = [(0, src.size)]
+    if blocks is not None and src.size > 1:
+        group = indptr[blocks[:-1]] // group_edges  # group of each subgraph: by the edges before it
+        cut = [0] + (np.flatnonzero(group[1:] != group[:-1]) + 1).tolist() + [src.size]
+        groups = list(zip(cut[:-1], cut[1:]))
+    dist_src = _bfs_depth(graph, indptr, buf, num_edges, src, dst, num_nodes, groups)
+    dist_dst = _bfs_depth(graph, indptr, buf, num_edges, dst, src, num_nodes, groups)
     z = _drnl_hash_np(dist_src, dist_dst)
     z[src] = 1
     z[dst] = 1

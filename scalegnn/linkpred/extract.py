@@ -27,6 +27,7 @@ directions), so the model cannot read the answer off its input.
 """
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Optional, Union
 
@@ -134,6 +135,23 @@ def _sample_fringe(keys: Tensor, pid: Tensor, num_pairs: int, ratio: float, cap:
     return keys[rank < keep[pid]]
 
 
+_MAPS = threading.local()
+
+
+def _take_map(size: int) -> Tensor:
+    """An all ``-1`` int32 map of at least ``size`` entries: this thread's cached one if large enough.
+
+    Filling a fresh map costs as much as a small batch's whole extraction (it
+    is ``batch * N`` entries), so the map is handed back to a per-thread cache
+    after use, reset (its size is bounded by ``map_budget``).
+    """
+    cached = getattr(_MAPS, "free", None)
+    _MAPS.free = None
+    if cached is not None and cached.numel() >= size:
+        return cached
+    return torch.from_numpy(np.full(size, -1, dtype=np.int32))
+
+
 def extract_enclosing_subgraphs(
     graph: Union[Tensor, CSRGraph],
     pairs: Tensor,
@@ -206,10 +224,17 @@ def extract_enclosing_subgraphs(
     if y is not None and y.size(0) != num_pairs:
         raise ValueError(f"y has {y.size(0)} entries for {num_pairs} pairs")
     chunk = max(1, min(num_pairs, map_budget // n))
-    slot = torch.full((chunk * n,), -1, dtype=torch.int32)  # reused by every chunk, reset after use
-    parts = [_extract_chunk(csr, pairs[s:s + chunk], remove_mask[s:s + chunk], num_hops, max_nodes_per_hop,
-                            ratio_per_hop, generator, labels, slot)
-             for s in range(0, num_pairs, chunk)]
+    slot = _take_map(chunk * n)  # reused by every chunk, reset after use
+    try:
+        parts = [_extract_chunk(csr, pairs[s:s + chunk], remove_mask[s:s + chunk], num_hops, max_nodes_per_hop,
+                                ratio_per_hop, generator, labels, slot)
+                 for s in range(0, num_pairs, chunk)]
+    except BaseException:
+        slot = None  # possibly left dirty: not returned to the cache
+        raise
+    finally:
+        if slot is not None:
+            _MAPS.free = slot
     if len(parts) == 1:
         edge_index, node_pid, node, hops, ptr, z = parts[0]
     else:
@@ -334,9 +359,18 @@ def _extract_chunk(csr: CSRGraph, pairs: Tensor, remove_mask: Tensor, num_hops: 
     slot_np[keys] = -1
     del look, hit, count, rows, nbr_t
     col = buf[:num_edges]
-    z = _labels_np(out_ptr, col, first, first + 1, num_batch_nodes, buf=buf[:num_edges + num_pairs]) if labels else None
-    ei = np.empty((2, col.size), dtype=np.int64)
-    ei[0] = np.repeat(np.arange(num_batch_nodes, dtype=np.int64), np.diff(out_ptr))
+    z = None
+    if labels:
+        z = _labels_np(out_ptr, col, first, first + 1, num_batch_nodes, buf=buf[:num_edges + num_pairs], blocks=ptr)
+    ei = np.empty((2, num_edges), dtype=np.int64)
+    # rows: each non-empty row's id written where its edges start, the gaps filled by a running sum
+    row = ei[0]
+    row.fill(0)
+    filled = np.flatnonzero(out_ptr[1:] > out_ptr[:-1])
+    if filled.size:
+        row[out_ptr[filled[1:]]] = np.diff(filled)
+        row[0] = filled[0]
+        np.cumsum(row, out=row)
     ei[1] = col
     edge_index = torch.from_numpy(ei)
     return (edge_index, torch.from_numpy(node_pid), torch.from_numpy(node), torch.from_numpy(hops),
