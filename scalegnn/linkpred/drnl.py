@@ -158,7 +158,7 @@ def _np_ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 def _labels_np(indptr: np.ndarray, indices: np.ndarray, src: np.ndarray, dst: np.ndarray,
                num_nodes: int, buf: Optional[np.ndarray] = None, blocks: Optional[np.ndarray] = None,
-               group_edges: int = 1 << 18) -> Tensor:
+               group_edges: int = 1 << 20) -> Tensor:
     """DRNL labels of a batch given as CSR arrays (``src``/``dst``: each subgraph's targets).
 
     ``buf``: optional working array of ``len(indices) + len(src)`` entries whose

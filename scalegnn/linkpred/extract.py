@@ -290,7 +290,7 @@ def _extract_chunk(csr: CSRGraph, pairs: Tensor, remove_mask: Tensor, num_hops: 
                                indptr.astype(A.indptr.dtype)), shape=(num_pairs, n))
         reached = front @ A  # boolean: each pair's distinct neighbours of its frontier
         cand = np.repeat(base, np.diff(reached.indptr)) + reached.indices.astype(kdt, copy=False)
-        new = np.sort(cand[slot_np[cand] < 0])
+        new = np.sort(np.compress(slot_np[cand] < 0, cand))
         if max_nodes_per_hop is not None or ratio_per_hop < 1.0:
             kept = _sample_fringe(torch.from_numpy(new.astype(np.int64)), torch.from_numpy((new // n).astype(np.int64)),
                                   num_pairs, ratio_per_hop, max_nodes_per_hop, generator)
