@@ -11,6 +11,17 @@ mixed precision, allocates the bit widths once the calibration phase
 (``allocate_at`` of the run) is over. The Trainer steps it once per epoch, so
 with full-batch training a step is one optimizer step; with mini-batches give
 ``total_steps`` in epochs.
+
+With ``rewind=True`` the calibration phase only measures: once the bits are
+chosen, the weights go back to their values at construction (the
+initialization) and the optimizer's state is cleared, so the chosen bit widths
+train from the start for the rest of the run, as uniform quantization does.
+Without it the chosen bits continue from the calibrated weights, and a model
+that peaks early (GAT on Cora reaches its best validation accuracy at epochs
+10-45 of 200) can only be selected after the calibration phase. Rewinding to
+an earlier point of training follows the lottery-ticket experiments ("The
+Lottery Ticket Hypothesis: Finding Sparse, Trainable Neural Networks",
+Frankle & Carbin, ICLR 2019).
 """
 from __future__ import annotations
 
@@ -35,10 +46,14 @@ class CompressionScheduler:
         total_steps: steps in the run (sets ``total_steps`` of pruned layers that have none).
         lr_scheduler: an optional learning-rate scheduler stepped first.
         allocate_at: fraction of the run after which mixed-precision bits are chosen.
+        rewind: after choosing the bits, restore the parameters the model had when the scheduler was built and
+            clear ``optimizer``'s state (mixed precision only; see the module docstring).
+        optimizer: the optimizer whose state ``rewind`` clears (required with ``rewind=True``).
     """
 
     def __init__(self, model: torch.nn.Module, total_steps: int, lr_scheduler: Optional[Any] = None,
-                 allocate_at: float = 0.25) -> None:
+                 allocate_at: float = 0.25, rewind: bool = False,
+                 optimizer: Optional[torch.optim.Optimizer] = None) -> None:
         if total_steps < 1:
             raise ValueError(f"total_steps must be >= 1, got {total_steps}")
         if not 0.0 < allocate_at < 1.0:
@@ -66,6 +81,14 @@ class CompressionScheduler:
         self.allocate_step = max(1, round(allocate_at * total_steps)) if mixed else None
         self.steps = 0
         self.allocation: Optional[Dict[str, int]] = None
+        if rewind and not mixed:
+            raise ValueError("rewind=True rewinds after the mixed-precision bits are chosen, but the model has no "
+                             "'mixed:<budget>' layer")
+        if rewind and optimizer is None:
+            raise ValueError("rewind=True needs optimizer=, whose state is cleared together with the weights")
+        self.rewind, self.optimizer = rewind, optimizer
+        self._initial: Optional[Dict[str, torch.Tensor]] = (
+            {name: p.detach().clone() for name, p in model.named_parameters()} if rewind else None)
 
     @property
     def complete(self) -> bool:
@@ -90,6 +113,16 @@ class CompressionScheduler:
             self._global_step()
         if self.allocate_step is not None and self.steps == self.allocate_step:
             self.allocation = allocate_bits(self.model, self.mixed_budget, self.bit_choices)
+            if self.rewind:
+                self._rewind()
+
+    def _rewind(self) -> None:
+        assert self._initial is not None and self.optimizer is not None
+        with torch.no_grad():
+            for name, p in self.model.named_parameters():
+                p.copy_(self._initial[name])
+        self.optimizer.state.clear()
+        self._initial = None
 
     def _global_step(self) -> None:
         lead = self.global_pruned[0]
@@ -100,10 +133,16 @@ class CompressionScheduler:
 
     def state_dict(self) -> Dict[str, Any]:
         return {"steps": self.steps, "allocation": self.allocation,
-                "lr_scheduler": self.lr_scheduler.state_dict() if self.lr_scheduler is not None else None}
+                "lr_scheduler": self.lr_scheduler.state_dict() if self.lr_scheduler is not None else None,
+                "initial": self._initial}
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
         self.steps = int(state["steps"])
         self.allocation = state.get("allocation")
+        if self.rewind:
+            self._initial = state.get("initial")
+            if self._initial is None and self.allocation is None:
+                raise ValueError("this checkpoint holds no initial weights to rewind to: it was written by a "
+                                 "CompressionScheduler without rewind=True")
         if self.lr_scheduler is not None and state.get("lr_scheduler") is not None:
             self.lr_scheduler.load_state_dict(state["lr_scheduler"])

@@ -1,0 +1,104 @@
+"""Mixed precision with ``rewind=True``: calibrate, choose the bits, then train them from the initialization."""
+import copy
+import io
+
+import pytest
+import torch
+
+from scalegnn import compress
+from scalegnn.compress import CompressionScheduler
+
+
+def _model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(32, 24), torch.nn.ReLU(), torch.nn.Linear(24, 5))
+    # no activation quantizers: their running ranges are state that rewinding deliberately keeps
+    return compress.apply(net, "mixed:5", activations=False)
+
+
+def _step(model, optimizer, x, y) -> None:
+    optimizer.zero_grad()
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    optimizer.step()
+
+
+def test_rewind_restores_the_initial_weights_and_then_trains_like_a_fresh_run_with_the_chosen_bits():
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(64, 32, generator=g), torch.randint(0, 5, (64,), generator=g)
+    model = _model()
+    fresh = copy.deepcopy(model)
+    initial = {n: p.detach().clone() for n, p in model.named_parameters()}
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    sched = CompressionScheduler(model, total_steps=20, allocate_at=0.25, rewind=True, optimizer=optimizer)
+    for _ in range(5):
+        _step(model, optimizer, x, y)
+        sched.step()
+    assert sched.allocation is not None and sched.complete
+    for n, p in model.named_parameters():
+        assert torch.equal(p, initial[n]), n
+    assert len(optimizer.state) == 0
+    # the same initialization with the chosen bits fixed from the start, a new Adam: identical from here on
+    for name, wrapper in compress.compression_wrappers(fresh):
+        wrapper.bits, wrapper.track_sensitivity = sched.allocation[name], False
+    fresh_opt = torch.optim.Adam(fresh.parameters(), lr=0.01)
+    for _ in range(3):
+        _step(model, optimizer, x, y)
+        _step(fresh, fresh_opt, x, y)
+    for (n, p), (_, q) in zip(model.named_parameters(), fresh.named_parameters()):
+        assert torch.equal(p, q), n
+
+
+def test_without_rewind_the_calibrated_weights_continue():
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(64, 32, generator=g), torch.randint(0, 5, (64,), generator=g)
+    model = _model()
+    initial = {n: p.detach().clone() for n, p in model.named_parameters()}
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    sched = CompressionScheduler(model, total_steps=20, allocate_at=0.25)
+    for _ in range(5):
+        _step(model, optimizer, x, y)
+        sched.step()
+    assert sched.allocation is not None and len(optimizer.state) > 0
+    assert any(not torch.equal(p, initial[n]) for n, p in model.named_parameters())
+
+
+def test_rewind_survives_a_checkpoint_written_during_calibration():
+    g = torch.Generator().manual_seed(1)
+    x, y = torch.randn(64, 32, generator=g), torch.randint(0, 5, (64,), generator=g)
+    model = _model()
+    initial = {n: p.detach().clone() for n, p in model.named_parameters()}
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    sched = CompressionScheduler(model, total_steps=20, rewind=True, optimizer=optimizer)
+    for _ in range(2):
+        _step(model, optimizer, x, y)
+        sched.step()
+    buffer = io.BytesIO()
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "sched": sched.state_dict()},
+               buffer)
+    buffer.seek(0)
+    state = torch.load(buffer, weights_only=True)
+    resumed = _model()
+    resumed.load_state_dict(state["model"])  # trained weights: the initial ones come from the checkpoint
+    resumed_opt = torch.optim.Adam(resumed.parameters(), lr=0.01)
+    resumed_opt.load_state_dict(state["optimizer"])
+    resumed_sched = CompressionScheduler(resumed, total_steps=20, rewind=True, optimizer=resumed_opt)
+    resumed_sched.load_state_dict(state["sched"])
+    for _ in range(3):
+        _step(resumed, resumed_opt, x, y)
+        resumed_sched.step()
+    assert resumed_sched.allocation is not None
+    for n, p in resumed.named_parameters():
+        assert torch.equal(p, initial[n]), n
+
+    plain = CompressionScheduler(_model(), total_steps=20)
+    with pytest.raises(ValueError, match="no initial weights to rewind to"):
+        resumed_sched.load_state_dict({**plain.state_dict(), "steps": 2})
+
+
+def test_rewind_needs_mixed_precision_and_the_optimizer():
+    model = _model()
+    with pytest.raises(ValueError, match="needs optimizer="):
+        CompressionScheduler(model, total_steps=10, rewind=True)
+    int4 = compress.apply(torch.nn.Sequential(torch.nn.Linear(8, 4)), "int4")
+    with pytest.raises(ValueError, match="no 'mixed:<budget>' layer"):
+        CompressionScheduler(int4, total_steps=10, rewind=True, optimizer=torch.optim.SGD(int4.parameters(), lr=0.1))
