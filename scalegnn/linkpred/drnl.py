@@ -94,20 +94,17 @@ def csr_from_sorted_rows(row: Tensor, col: Tensor, num_nodes: int):
 
 
 def _bfs_depth(graph, indptr: np.ndarray, buf: np.ndarray, num_edges: int, sources: np.ndarray,
-               blocked: np.ndarray, num_nodes: int, groups) -> np.ndarray:
-    """Hop distance of every node from its subgraph's source, never passing through ``blocked``; -1 if unreachable.
+               blocked: np.ndarray, num_nodes: int) -> np.ndarray:
+    """Hop distance of every node from the nearest of ``sources``, never passing through ``blocked``; -1 if unreachable.
 
-    Breadth-first searches in compiled code (``scipy.sparse.csgraph.breadth_first_order``)
-    over the batch, one per group ``(g0, g1)`` of subgraphs (from
-    ``sources[g0:g1]``; the subgraphs are disjoint). ``graph`` is the batch
-    plus a virtual super-source (node ``num_nodes``) whose row is
-    ``buf[num_edges:]``; its column array is ``buf`` itself, so writing ``buf``
-    edits the graph: the super-source is pointed at the group's sources, and
-    each blocked node's out-edges are turned into self-loops (the search may
-    reach it but never leaves it), then restored. A group's search touches its
-    own subgraphs only, which stay in cache where the whole batch's would not.
-    The depths follow from the FIFO order's level blocks (binary searches over
-    the parents' positions).
+    One breadth-first search in compiled code (``scipy.sparse.csgraph.breadth_first_order``).
+    ``graph`` is the CSR ``(indptr, buf[:num_edges])`` plus a virtual
+    super-source (node ``num_nodes``) whose row is ``buf[num_edges:]``; ``buf``
+    is the graph's own column array, so writing it edits the graph: the
+    super-source is pointed at ``sources``, and each blocked node's out-edges
+    are turned into self-loops (the search may reach it but never leaves it),
+    then restored. The depths follow from the FIFO order's level blocks (binary
+    searches over the parents' positions).
     """
     from scipy.sparse.csgraph import breadth_first_order
 
@@ -116,23 +113,37 @@ def _bfs_depth(graph, indptr: np.ndarray, buf: np.ndarray, num_edges: int, sourc
     b_pos = _np_ranges(b_start, b_deg)
     saved = buf[b_pos]
     buf[b_pos] = np.repeat(blocked, b_deg)
-    tail = buf[num_edges:]
-    pos = np.empty(num_nodes + 1, dtype=np.int32)
-    depth = np.full(num_nodes + 1, -1, dtype=np.int64)
-    for g0, g1 in groups:
-        tail[:g1 - g0] = sources[g0:g1]
-        tail[g1 - g0:] = sources[g0]  # repeats of a source: already visited, skipped
-        order, pred = breadth_first_order(graph, num_nodes, directed=True, return_predecessors=True)
-        # FIFO order: the parents' positions are non-decreasing along it, so each BFS level is one
-        # contiguous block whose end is found by a binary search over the parents' positions
-        pos[order] = np.arange(order.size, dtype=np.int32)
-        parent_pos = pos[pred[order[1:]]]
-        bounds = [0, 1]
-        while bounds[-1] < order.size:
-            bounds.append(1 + int(np.searchsorted(parent_pos, bounds[-1], side="left")))
-        depth[order] = np.repeat(np.arange(-1, len(bounds) - 2), np.diff(bounds))  # sources at 0
+    buf[num_edges:] = sources
+    order, pred = breadth_first_order(graph, num_nodes, directed=True, return_predecessors=True)
     buf[b_pos] = saved
+    # FIFO order: the parents' positions are non-decreasing along it, so each BFS level is one
+    # contiguous block whose end is found by a binary search over the parents' positions
+    pos = np.empty(num_nodes + 1, dtype=np.int32)
+    pos[order] = np.arange(order.size, dtype=np.int32)
+    parent_pos = pos[pred[order[1:]]]
+    bounds = [0, 1]
+    while bounds[-1] < order.size:
+        bounds.append(1 + int(np.searchsorted(parent_pos, bounds[-1], side="left")))
+    depth = np.full(num_nodes + 1, -1, dtype=np.int64)
+    depth[order] = np.repeat(np.arange(-1, len(bounds) - 2), np.diff(bounds))  # sources at 0
     return depth[:num_nodes]
+
+
+def _search_graph(indptr: np.ndarray, buf: np.ndarray, num_edges: int, num_nodes: int):
+    """``(graph, buf)``: the CSR ``(indptr, buf[:num_edges])`` plus a super-source row ``buf[num_edges:]``.
+
+    The returned ``buf`` is the column array the graph holds (scipy copies a
+    view of a much larger array): edit that one.
+    """
+    from scipy.sparse import csr_matrix
+
+    ptr = np.empty(num_nodes + 2, dtype=np.int32 if buf.size < 2 ** 31 else np.int64)
+    ptr[:-1] = indptr
+    ptr[-1] = buf.size
+    # the search reads only the structure: a constant, zero-stride data array costs nothing
+    ones = np.broadcast_to(np.float64(1.0), (buf.size,))
+    graph = csr_matrix((ones, buf, ptr), shape=(num_nodes + 1, num_nodes + 1))
+    return graph, graph.indices
 
 
 def _drnl_hash_np(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
@@ -158,7 +169,7 @@ def _np_ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 def _labels_np(indptr: np.ndarray, indices: np.ndarray, src: np.ndarray, dst: np.ndarray,
                num_nodes: int, buf: Optional[np.ndarray] = None, blocks: Optional[np.ndarray] = None,
-               group_edges: int = 1 << 20) -> Tensor:
+               group_edges: int = 1 << 18) -> Tensor:
     """DRNL labels of a batch given as CSR arrays (``src``/``dst``: each subgraph's targets).
 
     ``buf``: optional working array of ``len(indices) + len(src)`` entries whose
@@ -167,28 +178,32 @@ def _labels_np(indptr: np.ndarray, indices: np.ndarray, src: np.ndarray, dst: np
     ``blocks``: optional ``[B + 1]`` node offsets when subgraph ``i`` is the
     nodes ``blocks[i]:blocks[i + 1]`` (as in :mod:`scalegnn.linkpred.extract`);
     then consecutive subgraphs of about ``group_edges`` edges in all are
-    searched together, one search per group, instead of the whole batch at once.
+    searched together, on a copy of just their rows renumbered from 0: a
+    cache-sized graph instead of the whole batch (``buf`` is not used).
     """
-    from scipy.sparse import csr_matrix
-
     num_edges = indices.size
-    if buf is None:
-        buf = np.empty(num_edges + src.size, dtype=np.int32)
-        buf[:num_edges] = indices
-    ptr = np.empty(num_nodes + 2, dtype=np.int32 if num_edges + src.size < 2 ** 31 else np.int64)
-    ptr[:-1] = indptr
-    ptr[-1] = num_edges + src.size
-    # the search reads only the structure: a constant, zero-stride data array costs nothing
-    ones = np.broadcast_to(np.float64(1.0), (buf.size,))
-    graph = csr_matrix((ones, buf, ptr), shape=(num_nodes + 1, num_nodes + 1))
-    buf = graph.indices  # edit the array the graph holds (scipy copies a view of a much larger array)
-    groups = [(0, src.size)]
-    if blocks is not None and src.size > 1:
+    if blocks is None or src.size == 1:
+        if buf is None:
+            buf = np.empty(num_edges + src.size, dtype=np.int32)
+            buf[:num_edges] = indices
+        graph, buf = _search_graph(indptr, buf, num_edges, num_nodes)
+        dist_src = _bfs_depth(graph, indptr, buf, num_edges, src, dst, num_nodes)
+        dist_dst = _bfs_depth(graph, indptr, buf, num_edges, dst, src, num_nodes)
+    else:
         group = indptr[blocks[:-1]] // group_edges  # group of each subgraph: by the edges before it
         cut = [0] + (np.flatnonzero(group[1:] != group[:-1]) + 1).tolist() + [src.size]
-        groups = list(zip(cut[:-1], cut[1:]))
-    dist_src = _bfs_depth(graph, indptr, buf, num_edges, src, dst, num_nodes, groups)
-    dist_dst = _bfs_depth(graph, indptr, buf, num_edges, dst, src, num_nodes, groups)
+        dist_src = np.empty(num_nodes, dtype=np.int64)
+        dist_dst = np.empty(num_nodes, dtype=np.int64)
+        for g0, g1 in zip(cut[:-1], cut[1:]):
+            p0, q = int(blocks[g0]), int(blocks[g1])
+            e0, e1 = int(indptr[p0]), int(indptr[q])
+            local = np.empty(e1 - e0 + g1 - g0, dtype=np.int32)
+            np.subtract(indices[e0:e1], p0, out=local[:e1 - e0])
+            ptr = indptr[p0:q + 1] - e0
+            graph, local = _search_graph(ptr, local, e1 - e0, q - p0)
+            s, d = src[g0:g1] - p0, dst[g0:g1] - p0
+            dist_src[p0:q] = _bfs_depth(graph, ptr, local, e1 - e0, s, d, q - p0)
+            dist_dst[p0:q] = _bfs_depth(graph, ptr, local, e1 - e0, d, s, q - p0)
     z = _drnl_hash_np(dist_src, dist_dst)
     z[src] = 1
     z[dst] = 1
