@@ -136,6 +136,7 @@ def _sample_fringe(keys: Tensor, pid: Tensor, num_pairs: int, ratio: float, cap:
 
 
 _MAPS = threading.local()
+_RUN_ENTRIES = 1 << 15  # gathered neighbour entries per run of pairs (see _extract_chunk)
 
 
 def _take_map(size: int) -> Tensor:
@@ -321,9 +322,14 @@ def _extract_chunk(csr: CSRGraph, pairs: Tensor, remove_mask: Tensor, num_hops: 
     rows = A[node]  # one compiled row gather, duplicates and order kept
     gptr, nbr = rows.indptr, rows.indices
     idt = np.int32 if nbr.size < 2 ** 31 else np.int64
-    seg = gptr[ptr].tolist()  # pair i's gathered entries are nbr[seg[i]:seg[i + 1]]
-    longest = max(e - a for a, e in zip(seg[:-1], seg[1:]))
-    # Pair by pair, with the pair's working arrays kept in cache: look each neighbour up in the pair's
+    seg_np = gptr[ptr]
+    seg = seg_np.tolist()  # pair i's gathered entries are nbr[seg[i]:seg[i + 1]]
+    # runs of consecutive pairs with about _RUN_ENTRIES gathered entries (a large pair is a run of its own):
+    # one lookup and one packing per run, so that small subgraphs do not pay one Python step each
+    run = seg_np[:-1] // _RUN_ENTRIES
+    cut = [0] + (np.flatnonzero(run[1:] != run[:-1]) + 1).tolist() + [num_pairs]
+    longest = max(seg[j] - seg[i] for i, j in zip(cut[:-1], cut[1:]))
+    # Run by run, with the run's working arrays kept in cache: look each neighbour up in its pair's
     # N-entry slice of the map (its batch position, or -1), drop the target edge if asked, and pack the
     # hits into ``buf`` with np.compress; a running count of the hits gives the CSR row pointers.
     look = np.empty(longest, dtype=np.int32)
@@ -335,16 +341,21 @@ def _extract_chunk(csr: CSRGraph, pairs: Tensor, remove_mask: Tensor, num_hops: 
     look_t, slot_t, nbr_t = torch.from_numpy(look), slot, torch.from_numpy(nbr)
     remove = remove_mask.numpy()
     num_edges = 0
-    for i in range(num_pairs):
-        a, e = seg[i], seg[i + 1]
+    for i, j in zip(cut[:-1], cut[1:]):
+        a, e = seg[i], seg[j]
         size = e - a
         t = look[:size]
+        index = nbr_t[a:e]
+        if j - i > 1:  # entries of the run's k-th pair look into the k-th N-entry slice of the run's map
+            index = torch.from_numpy(np.repeat(np.arange(0, (j - i) * n, n, dtype=kdt), np.diff(seg_np[i:j + 1]))
+                                     + nbr[a:e])
         # torch gathers with an int32 index as it is (numpy would first convert it to int64)
-        torch.index_select(slot_t[i * n:(i + 1) * n], 0, nbr_t[a:e], out=look_t[:size])
-        p0 = int(ptr[i])  # the pair's first target; its second target is p0 + 1
-        if remove[i]:  # the target edge, both directions: rows p0 and p0 + 1 come first in the pair
-            r1, r2 = int(gptr[p0 + 1]) - a, int(gptr[p0 + 2]) - a
-            row = t[:r1]
+        torch.index_select(slot_t[i * n:j * n], 0, index, out=look_t[:size])
+        for k in np.flatnonzero(remove[i:j]).tolist():
+            # the target edge, both directions: rows p0 and p0 + 1 come first in the pair
+            p0 = int(ptr[i + k])
+            r0, r1, r2 = int(gptr[p0]) - a, int(gptr[p0 + 1]) - a, int(gptr[p0 + 2]) - a
+            row = t[r0:r1]
             row[row == p0 + 1] = -1
             row = t[r1:r2]
             row[row == p0] = -1
@@ -352,7 +363,7 @@ def _extract_chunk(csr: CSRGraph, pairs: Tensor, remove_mask: Tensor, num_hops: 
         np.cumsum(hit[:size], out=count[1:size + 1])
         kept = int(count[size])
         np.compress(hit[:size], t, out=buf[num_edges:num_edges + kept])
-        q = int(ptr[i + 1])
+        p0, q = int(ptr[i]), int(ptr[j])
         out_ptr[p0 + 1:q + 1] = count[gptr[p0 + 1:q + 1] - a]
         out_ptr[p0 + 1:q + 1] += num_edges
         num_edges += kept
