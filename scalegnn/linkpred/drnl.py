@@ -21,7 +21,11 @@ every subgraph of a mini-batch (disjoint union) in one pass: two multi-source
 breadth-first searches over the batch's CSR (in compiled code, SciPy's
 ``breadth_first_order`` from a virtual super-source), one from all first
 targets with all second targets blocked and one the other way round, so the
-cost is :math:`O(|E_{batch}|)` whatever the number of subgraphs.
+cost is :math:`O(|E_{batch}|)` whatever the number of subgraphs. When the
+subgraphs are contiguous blocks of the batch (as
+:mod:`scalegnn.linkpred.extract` lays them out), consecutive subgraphs are
+searched by groups, each on a renumbered copy of just its rows: the same
+searches on a graph that stays in cache.
 """
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ from scalegnn.linkpred._ranges import concat_ranges
 __all__ = ["drnl_hash", "drnl_labels", "drnl_labels_batched", "bfs_distances"]
 
 UNREACHABLE = -1
+_GROUP_EDGES = 1 << 18  # edges per group of subgraphs searched together (a cache-sized graph)
 
 
 def drnl_hash(dist_src: Tensor, dist_dst: Tensor) -> Tensor:
@@ -169,7 +174,7 @@ def _np_ranges(start: np.ndarray, count: np.ndarray) -> np.ndarray:
 
 def _labels_np(indptr: np.ndarray, indices: np.ndarray, src: np.ndarray, dst: np.ndarray,
                num_nodes: int, buf: Optional[np.ndarray] = None, blocks: Optional[np.ndarray] = None,
-               group_edges: int = 1 << 18) -> Tensor:
+               group_edges: Optional[int] = None) -> Tensor:
     """DRNL labels of a batch given as CSR arrays (``src``/``dst``: each subgraph's targets).
 
     ``buf``: optional working array of ``len(indices) + len(src)`` entries whose
@@ -177,7 +182,7 @@ def _labels_np(indptr: np.ndarray, indices: np.ndarray, src: np.ndarray, dst: np
     room behind it); it saves a copy, and ``indices`` is left as it was.
     ``blocks``: optional ``[B + 1]`` node offsets when subgraph ``i`` is the
     nodes ``blocks[i]:blocks[i + 1]`` (as in :mod:`scalegnn.linkpred.extract`);
-    then consecutive subgraphs of about ``group_edges`` edges in all are
+    then consecutive subgraphs of about ``group_edges`` (default ``_GROUP_EDGES``) edges in all are
     searched together, on a copy of just their rows renumbered from 0: a
     cache-sized graph instead of the whole batch (``buf`` is not used).
     """
@@ -190,7 +195,7 @@ def _labels_np(indptr: np.ndarray, indices: np.ndarray, src: np.ndarray, dst: np
         dist_src = _bfs_depth(graph, indptr, buf, num_edges, src, dst, num_nodes)
         dist_dst = _bfs_depth(graph, indptr, buf, num_edges, dst, src, num_nodes)
     else:
-        group = indptr[blocks[:-1]] // group_edges  # group of each subgraph: by the edges before it
+        group = indptr[blocks[:-1]] // (group_edges or _GROUP_EDGES)  # each subgraph's group: by the edges before it
         cut = [0] + (np.flatnonzero(group[1:] != group[:-1]) + 1).tolist() + [src.size]
         dist_src = np.empty(num_nodes, dtype=np.int64)
         dist_dst = np.empty(num_nodes, dtype=np.int64)

@@ -7,19 +7,23 @@ by :math:`\{i : d(i, x) \le h \text{ or } d(i, y) \le h\}`, with every node
 labeled by DRNL (:mod:`scalegnn.linkpred.drnl`).
 
 :func:`extract_enclosing_subgraphs` builds the subgraphs of a whole batch of
-pairs without a Python loop over pairs, each heavy step one call into compiled
-(SciPy sparse) code over the whole batch. Every visited node is a key
-``pair_id * N + node`` marked in a dense map of the chunk's keys. One hop is a
-boolean sparse product ``frontier @ A`` (``frontier``: one row per pair), which
-gathers and deduplicates every pair's neighbours at once; keys already visited
-are dropped and, optionally, each pair's new nodes (the *fringe*) are sampled
-down to ``ratio_per_hop`` of them and at most ``max_nodes_per_hop``, as the
-authors' reference code does. The induced edges come from one row gather
-``A[nodes]`` of all the batch's subgraph nodes: each neighbour is looked up in
-the map (the global-to-local map of the batch, holding batch positions) and the
-misses are compacted away in one pass. DRNL labels the whole block-diagonal
-batch with two breadth-first searches. The cost is the sum of the degrees of
-the visited nodes, and memory is set by the batch, not by the number of links.
+pairs with every heavy step in compiled (SciPy sparse, NumPy, torch) code. Every
+visited node is a key ``pair_id * N + node`` marked in a dense map of the
+chunk's keys. One hop is a boolean sparse product ``frontier @ A``
+(``frontier``: one row per pair), which gathers and deduplicates every pair's
+neighbours at once; keys already visited are dropped and, optionally, each
+pair's new nodes (the *fringe*) are sampled down to ``ratio_per_hop`` of them
+and at most ``max_nodes_per_hop``, as the authors' reference code does. The
+induced edges come from one row gather ``A[nodes]`` of all the batch's subgraph
+nodes; each neighbour is then looked up in its pair's ``N``-entry slice of the
+map (which holds batch positions) and the misses are packed away, one pair (or
+one run of small pairs) at a time so that the working arrays stay in cache.
+DRNL labels come from two breadth-first searches per group of subgraphs, each
+group searched on its own cache-sized copy. The cost is the sum of the degrees
+of the visited nodes, and memory is set by the batch, not by the number of
+links. Outputs do not depend on the grouping: they equal a per-pair
+breadth-first reference (node sets, node order, edges with multiplicity and
+their order, labels).
 
 For a positive *training* pair the target edge is part of the observed graph;
 ``remove_target=True`` removes it from that pair's subgraph (both
@@ -38,8 +42,7 @@ from torch import Tensor
 from torch_geometric.data import Batch
 
 from scalegnn.data.validate import check_float, check_int, validate_edge_index
-from scalegnn.linkpred._ranges import concat_ranges
-from scalegnn.linkpred.drnl import _labels_np, _np_ranges
+from scalegnn.linkpred.drnl import _labels_np
 
 __all__ = ["CSRGraph", "extract_enclosing_subgraphs", "check_pairs"]
 
@@ -264,11 +267,13 @@ def _extract_chunk(csr: CSRGraph, pairs: Tensor, remove_mask: Tensor, num_hops: 
 
     ``slot[pair * N + node]`` marks the visited keys while the node sets grow and
     then holds each node's position in the batch (the global-to-local map of
-    the chunk); it is reset to ``-1`` before returning. The heavy steps are
-    single calls into compiled code over the whole chunk: a sparse product
-    ``frontier @ A`` per hop (gathers and deduplicates every pair's next hop),
-    one row gather ``A[nodes]`` for the induced edges, one lookup of all their
-    endpoints in ``slot``, and two breadth-first searches for DRNL.
+    the chunk); it is reset to ``-1`` before returning. Steps: a sparse product
+    ``frontier @ A`` per hop (gathers and deduplicates every pair's next hop);
+    one row gather ``A[nodes]``; per pair, or per run of pairs with together
+    about ``_RUN_ENTRIES`` gathered entries, one lookup of the neighbours in the
+    pair's slice of ``slot`` and one packing of the hits (both on arrays that
+    stay in cache); DRNL by groups of subgraphs (:func:`_labels_np` with
+    ``blocks``); the ``int64`` edge_index written once.
     """
     A = csr.scipy()
     n = csr.num_nodes
