@@ -193,6 +193,7 @@ def extract_enclosing_subgraphs(
         map_budget: entries of the ``int32`` (pair, node) -> position map;
             pairs are processed in chunks of ``map_budget // num_nodes`` (at
             least one), which bounds this map's memory (128 MB by default).
+            The map is kept (one per thread) and reused by the next call.
 
     Returns:
         A ``Batch`` of ``B`` graphs with ``edge_index`` (batch numbering),
