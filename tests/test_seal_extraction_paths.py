@@ -49,7 +49,8 @@ def test_runs_and_groups_leave_the_batch_unchanged(monkeypatch, hops):
     g = torch.Generator().manual_seed(10 + hops)
     pairs = torch.stack([torch.randperm(n, generator=g)[:2] for _ in range(20)])
     edges = ei[:, ei[0] != ei[1]]
-    pairs = torch.cat([pairs, edges[:, torch.randperm(edges.size(1), generator=g)[:8]].t(), torch.tensor([[0, 1], [2, 3]])])
+    edge_pairs = edges[:, torch.randperm(edges.size(1), generator=g)[:8]].t()
+    pairs = torch.cat([pairs, edge_pairs, torch.tensor([[0, 1], [2, 3]])])
     remove = torch.rand(pairs.size(0), generator=g) < 0.5
     default = extract_enclosing_subgraphs(ei, pairs, hops, remove_target=remove, num_nodes=n)
     check_against_reference(default, ei, n, pairs, hops, remove)
@@ -91,7 +92,8 @@ def test_map_reuse_across_graphs_and_after_an_error():
         assert torch.equal(getattr(again, key), getattr(first, key)), key
     # a failure half-way (after the map was written) must not leave a dirty map behind
     with pytest.raises(TypeError):
-        extract_enclosing_subgraphs(large, pairs_large, 2, num_nodes=90, max_nodes_per_hop=1, generator="not a generator")
+        extract_enclosing_subgraphs(large, pairs_large, 2, num_nodes=90, max_nodes_per_hop=1,
+                                    generator="not a generator")
     after = extract_enclosing_subgraphs(small, pairs_small, 2, num_nodes=30)
     for key in KEYS:
         assert torch.equal(getattr(after, key), getattr(first, key)), key
