@@ -11,8 +11,8 @@ complete (target sparsity reached, mixed-precision bits chosen), so one-cycle
 pruning, which ends at the last step, reports its final model.
 
 Configurations (``--configs``): ``fp``, ``int8``, ``int4``, ``mixed:5``,
-``mixed:8`` (append ``:rewind``, e.g. ``mixed:5:rewind``, to train the chosen bits from the
-initialization after the calibration phase: ``CompressionScheduler(rewind=True)``), ``prune:0.5``, ``prune:0.5:gradual``, ``prune:0.9``,
+``mixed:8`` (``mixed:5:rewind`` trains the chosen bits from the initialization after the
+calibration phase: the spec's ``:rewind``, ``CompressionScheduler``'s ``rewind``), ``prune:0.5``, ``prune:0.5:gradual``, ``prune:0.9``,
 ``prune:0.9:gradual`` (unstructured, weights ranked globally across layers),
 ``heads:0.5`` (GAT only), plus ``fp64``, ``binary`` and ``binary:apply``, which
 use the Bi-GCN recipe (hidden 64, dropout 0.4, lr 0.001, weight decay 5e-4,
@@ -106,7 +106,6 @@ def run_one(ds: Any, model_name: str, config: str, seed: int, tmp: Path) -> Dict
     seed_everything(seed)
     model = build(model_name, config, ds.num_features, ds.num_classes)
     hp = recipe(model_name, config)
-    rewind = config.startswith("mixed:") and config.endswith(":rewind")
     scheduler = None
     if config not in ("fp", "fp64"):
         extra: Dict[str, Any] = {}
@@ -121,11 +120,10 @@ def run_one(ds: Any, model_name: str, config: str, seed: int, tmp: Path) -> Dict
             compress.apply(model, {"method": "binarize", "normalize": "none", "dropout": 0.4,
                                    "quantize_statistics": qs}, include="convs.1")
         else:
-            spec = config[:-len(":rewind")] if rewind else config
-            compress.apply(model, "binary" if config == "binary:apply" else spec, **extra)
+            compress.apply(model, "binary" if config == "binary:apply" else config, **extra)
     optimizer = torch.optim.Adam(model.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
     if config not in ("fp", "fp64"):
-        scheduler = compress.CompressionScheduler(model, hp["epochs"], rewind=rewind, optimizer=optimizer)
+        scheduler = compress.CompressionScheduler(model, hp["epochs"], optimizer=optimizer)
     task = NodeClassificationTask(ds.data, ds.split)
     if scheduler is not None:
         task = SelectWhenCompressed(task, scheduler)

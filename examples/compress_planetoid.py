@@ -63,9 +63,10 @@ def main(argv: Optional[List[str]] = None) -> float:
     seed_everything(args.seed)
     ds = load_dataset(args.dataset, root=args.root)
     model = compress_model(args.model, args.compress, ds.num_features, ds.num_classes)
-    scheduler = compress.CompressionScheduler(model, total_steps=args.epochs)
     lr = args.lr or (0.005 if args.model == "gat" else 0.01)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=5e-4)
+    # the optimizer is passed for 'mixed:B:rewind', whose rewind clears its state with the weights
+    scheduler = compress.CompressionScheduler(model, total_steps=args.epochs, optimizer=optimizer)
     result = Trainer(model, optimizer, NodeClassificationTask(ds.data, ds.split), epochs=args.epochs,
                      out_dir=args.out, scheduler=scheduler).fit()
     print(f"{ds.name} {args.model} {args.compress}: test accuracy {100 * result.best['test_acc']:.2f}% "

@@ -13,7 +13,7 @@ Three further modes, all on the shared ``Trainer``:
   sampler's random stream and the history are rebuilt: it is not bit-identical
   to a run that was never interrupted.
 * ``--compress SPEC`` (``int8``, ``int4``, ``binary``, ``prune:0.9[:gradual]``,
-  ``channels:S``, ``heads:S``, ``mixed:B``; the spec language of
+  ``channels:S``, ``heads:S``, ``mixed:B[:rewind]``; the spec language of
   :func:`scalegnn.compress.apply`): the model's layers are wrapped before
   training, the best model is chosen among the epochs where the compression is
   complete, and it is exported (``OUT/model.sgc``) with its size printed.
@@ -146,7 +146,7 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
                         "samples L-1 hops (default: on)")
     p.add_argument("--compress", type=compress_spec, default=None, metavar="SPEC",
                    help="wrap the model's layers before training and export it at the end: int8, int4, intN, "
-                        "binary, prune:S[:one_cycle|gradual|one_shot], channels:S, heads:S, mixed:B")
+                        "binary, prune:S[:one_cycle|gradual|one_shot], channels:S, heads:S, mixed:B[:rewind]")
     p.add_argument("--num-hops", type=positive_int, default=None,
                    help="--task link: hops of the enclosing subgraphs (default 1)")
     p.add_argument("--max-nodes-per-hop", type=positive_int, default=None,
@@ -345,13 +345,22 @@ class _SelectWhenCompressed:
         return metrics
 
 
-def _apply_compression(model: Any, spec: str, epochs: int) -> Any:
-    """Wrap ``model``'s layers by ``spec``; returns the CompressionScheduler the Trainer steps once per epoch."""
+def _wrap_for_compression(model: Any, spec: str) -> None:
+    """Wrap ``model``'s layers by ``spec`` (before the optimizer is built, so it sees the wrapped parameters)."""
     from scalegnn import compress
 
     try:
         compress.apply(model, spec)
-        return compress.CompressionScheduler(model, total_steps=epochs)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"--compress {spec}: {exc}") from None
+
+
+def _compression_scheduler(model: Any, spec: str, epochs: int, optimizer: Any) -> Any:
+    """The CompressionScheduler the Trainer steps once per epoch (``mixed:B:rewind`` clears ``optimizer``)."""
+    from scalegnn import compress
+
+    try:
+        return compress.CompressionScheduler(model, total_steps=epochs, optimizer=optimizer)
     except (ValueError, TypeError) as exc:
         raise UsageError(f"--compress {spec}: {exc}") from None
 
@@ -479,7 +488,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     monitor = f"val_{dataset.metric}"
     scheduler = None
     if settings["compress"] is not None:
-        scheduler = _apply_compression(model, settings["compress"], settings["epochs"])
+        _wrap_for_compression(model, settings["compress"])
+    model = model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
+    if settings["compress"] is not None:
+        scheduler = _compression_scheduler(model, settings["compress"], settings["epochs"], optimizer)
         if not scheduler.complete:
             if settings["patience"] is not None:
                 raise UsageError(f"--patience does not combine with --compress {settings['compress']}: the "
@@ -487,8 +500,6 @@ def cmd_train(args: argparse.Namespace) -> int:
                                  f"uncompressed; remove --patience")
             task = _SelectWhenCompressed(task, scheduler, monitor)
             monitor = f"{monitor}_compressed"
-    model = model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
     mode = f" ({settings['sampler']} sampling)" if settings["sampler"] else ""
     mode += f" ({settings['compress']})" if settings["compress"] else ""
     title = f"{settings['model']}{mode} on {dataset.name}"

@@ -134,6 +134,42 @@ def test_pruning_is_selected_only_once_complete_and_resumes(tmp_path, capsys):
     assert [r["epoch"] for r in _records(out)[:-1]] == [1, 2, 3, 4]
 
 
+def test_compress_mixed_rewind_equals_the_library_recipe(tmp_path, capsys):
+    """--compress mixed:B:rewind hands the optimizer to the scheduler, which rewinds after choosing the bits."""
+    from scalegnn import compress
+    from scalegnn.models import MODELS, ModelConfig, resolve_options
+    from scalegnn.train import NodeClassificationTask, Trainer, seed_everything
+
+    out = tmp_path / "run"
+    assert main(["train", "--quiet", "--compress", "mixed:5:rewind", "--epochs", "8", "--out", str(out)]) == 0
+    assert "--compress mixed:5:rewind: exported" in capsys.readouterr().out
+    records = _records(out)
+
+    seed_everything(0)
+    ds, data = _bundled_cora_row_normalized()
+    config = ModelConfig(16, 2, 0.5, resolve_options("gcn", {}))
+    model = compress.apply(MODELS["gcn"].build(data.num_features, ds.num_classes, config), "mixed:5:rewind")
+    initial = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
+    scheduler = compress.CompressionScheduler(model, total_steps=8, optimizer=opt)
+    assert scheduler.rewind
+    rewound = []
+    step = scheduler.step
+
+    def step_and_check():  # right after the allocation step the weights are the initial ones again
+        step()
+        if scheduler.steps == scheduler.allocate_step:
+            rewound.append(all(torch.equal(p, initial[n]) for n, p in model.named_parameters()))
+
+    scheduler.step = step_and_check
+    task = NodeClassificationTask(data, ds.split, ds.metric, ds.evaluator)
+    result = Trainer(model, opt, task, epochs=8, progress=False, scheduler=scheduler).fit()
+    assert rewound == [True] and scheduler.allocation is not None
+    for ours, ref in zip(records[:-1], result.history):
+        assert ours["loss"] == pytest.approx(ref["loss"], rel=1e-6, abs=1e-7)
+        assert ours["val_acc"] == ref["val_acc"]
+
+
 def test_compress_binary_drops_after_the_sign_as_bigcn_and_reloads(tmp_path, capsys):
     """--compress binary gets Bi-GCN's order (dropout after the sign) from compress.apply, like the library."""
     from scalegnn import compress

@@ -102,3 +102,28 @@ def test_rewind_needs_mixed_precision_and_the_optimizer():
     int4 = compress.apply(torch.nn.Sequential(torch.nn.Linear(8, 4)), "int4")
     with pytest.raises(ValueError, match="no 'mixed:<budget>' layer"):
         CompressionScheduler(int4, total_steps=10, rewind=True, optimizer=torch.optim.SGD(int4.parameters(), lr=0.1))
+
+
+def test_the_spec_suffix_turns_rewinding_on():
+    method, kwargs = compress.parse_spec("mixed:5:rewind")
+    assert (method, kwargs) == ("mixed", {"budget": 5.0, "rewind": True})
+    with pytest.raises(ValueError, match="mixed:B\\[:rewind\\]"):
+        compress.parse_spec("mixed:5:later")
+    torch.manual_seed(0)
+    model = compress.apply(torch.nn.Sequential(torch.nn.Linear(16, 8), torch.nn.Linear(8, 3)), "mixed:5:rewind",
+                           activations=False)
+    initial = {n: p.detach().clone() for n, p in model.named_parameters()}
+    with pytest.raises(ValueError, match="needs optimizer="):
+        CompressionScheduler(model, total_steps=8)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    sched = CompressionScheduler(model, total_steps=8, optimizer=optimizer)  # rewind=None: from the spec
+    assert sched.rewind
+    x, y = torch.randn(32, 16), torch.randint(0, 3, (32,))
+    for _ in range(2):
+        _step(model, optimizer, x, y)
+        sched.step()
+    assert sched.allocation is not None
+    for n, p in model.named_parameters():
+        assert torch.equal(p, initial[n]), n
+    # an explicit rewind=False overrides the spec
+    assert not CompressionScheduler(model, total_steps=8, rewind=False).rewind

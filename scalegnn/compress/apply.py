@@ -14,7 +14,9 @@ Specs (strings, as on the command line, or dicts):
 ``"heads:S"``       structured pruning of a fraction ``S`` of attention heads
 ``"mixed:B"``       mixed precision at a ``B``-times size budget: quantized layers track their
                     sensitivity, and :class:`~scalegnn.compress.CompressionScheduler` chooses the
-                    bits (:func:`~scalegnn.compress.mixed_precision.allocate_bits`)
+                    bits (:func:`~scalegnn.compress.mixed_precision.allocate_bits`);
+                    ``"mixed:B:rewind"`` then trains the chosen bits from the initialization
+                    (the scheduler's ``rewind``; it needs the optimizer)
 =================== =====================================================================
 
 A dict spec is ``{"method": "quantize" | "binarize" | "prune" | "mixed", **wrapper arguments}``.
@@ -88,10 +90,13 @@ def parse_spec(spec: Union[str, Dict[str, Any]]) -> Tuple[str, Dict[str, Any]]:
         if head != "prune":
             kwargs["structured"] = "channel" if head == "channels" else "head"
         return "prune", kwargs
-    if head == "mixed" and len(parts) == 2:
-        return "mixed", {"budget": number(parts[1], "budget")}
+    if head == "mixed" and (len(parts) == 2 or (len(parts) == 3 and parts[2] == "rewind")):
+        kwargs = {"budget": number(parts[1], "budget")}
+        if len(parts) == 3:
+            kwargs["rewind"] = True
+        return "mixed", kwargs
     raise ValueError(f"unknown compression spec {spec!r}; use intN, binary, prune:S[:schedule], channels:S, "
-                     "heads:S or mixed:B")
+                     "heads:S or mixed:B[:rewind]")
 
 
 def _is_default_target(module: torch.nn.Module) -> bool:
@@ -143,12 +148,13 @@ def _build(method: str, module: torch.nn.Module, kwargs: Dict[str, Any]) -> Comp
         return Pruned(module, **kwargs)
     kw = dict(kwargs)
     budget = kw.pop("budget")
+    rewind = bool(kw.pop("rewind", False))
     choices = tuple(kw.pop("choices", DEFAULT_BIT_CHOICES))
     kw.setdefault("bits", kw.pop("calibration_bits", 4))
     kw.setdefault("track_sensitivity", True)
     kw.setdefault("epsilon", 1e-3)
     q = Quantized(module, **kw)
-    q.mixed_budget, q.bit_choices = float(budget), choices
+    q.mixed_budget, q.bit_choices, q.mixed_rewind = float(budget), choices, rewind
     return q
 
 

@@ -120,6 +120,7 @@ class Quantized(CompressionWrapper):
         self.register_buffer("distance", torch.zeros(()))
         self.mixed_budget: Optional[float] = None  # set by compress.apply for 'mixed:<budget>'
         self.bit_choices: Optional[Sequence[int]] = None
+        self.mixed_rewind = False  # 'mixed:<budget>:rewind': the scheduler rewinds after choosing the bits
 
     # ------------------------------------------------------------ bits
     @property

@@ -47,12 +47,13 @@ class CompressionScheduler:
         lr_scheduler: an optional learning-rate scheduler stepped first.
         allocate_at: fraction of the run after which mixed-precision bits are chosen.
         rewind: after choosing the bits, restore the parameters the model had when the scheduler was built and
-            clear ``optimizer``'s state (mixed precision only; see the module docstring).
+            clear ``optimizer``'s state (mixed precision only; see the module docstring). ``None`` (default):
+            rewind if the layers were wrapped with the spec ``"mixed:<budget>:rewind"``.
         optimizer: the optimizer whose state ``rewind`` clears (required with ``rewind=True``).
     """
 
     def __init__(self, model: torch.nn.Module, total_steps: int, lr_scheduler: Optional[Any] = None,
-                 allocate_at: float = 0.25, rewind: bool = False,
+                 allocate_at: float = 0.25, rewind: Optional[bool] = None,
                  optimizer: Optional[torch.optim.Optimizer] = None) -> None:
         if total_steps < 1:
             raise ValueError(f"total_steps must be >= 1, got {total_steps}")
@@ -81,11 +82,14 @@ class CompressionScheduler:
         self.allocate_step = max(1, round(allocate_at * total_steps)) if mixed else None
         self.steps = 0
         self.allocation: Optional[Dict[str, int]] = None
+        if rewind is None:
+            rewind = any(w.mixed_rewind for w in mixed)
         if rewind and not mixed:
             raise ValueError("rewind=True rewinds after the mixed-precision bits are chosen, but the model has no "
                              "'mixed:<budget>' layer")
         if rewind and optimizer is None:
-            raise ValueError("rewind=True needs optimizer=, whose state is cleared together with the weights")
+            raise ValueError("rewinding after the mixed-precision allocation needs optimizer=, whose state is "
+                             "cleared together with the weights")
         self.rewind, self.optimizer = rewind, optimizer
         self._initial: Optional[Dict[str, torch.Tensor]] = (
             {name: p.detach().clone() for name, p in model.named_parameters()} if rewind else None)
