@@ -1,5 +1,4 @@
 """Mixed precision with ``rewind=True``: calibrate, choose the bits, then train them from the initialization."""
-import copy
 import io
 
 import pytest
@@ -22,17 +21,25 @@ def _step(model, optimizer, x, y) -> None:
     optimizer.step()
 
 
-def test_rewind_restores_the_initial_weights_and_then_trains_like_a_fresh_run_with_the_chosen_bits():
+def _calibrate(steps: int, **scheduler_kwargs):
+    """A fresh model, its initial parameters, its Adam and scheduler, after ``steps`` training steps."""
     g = torch.Generator().manual_seed(1)
     x, y = torch.randn(64, 32, generator=g), torch.randint(0, 5, (64,), generator=g)
     model = _model()
-    fresh = copy.deepcopy(model)
     initial = {n: p.detach().clone() for n, p in model.named_parameters()}
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    sched = CompressionScheduler(model, total_steps=20, allocate_at=0.25, rewind=True, optimizer=optimizer)
-    for _ in range(5):
+    if scheduler_kwargs.get("rewind"):
+        scheduler_kwargs["optimizer"] = optimizer
+    sched = CompressionScheduler(model, total_steps=20, **scheduler_kwargs)
+    for _ in range(steps):
         _step(model, optimizer, x, y)
         sched.step()
+    return model, initial, optimizer, sched, (x, y)
+
+
+def test_rewind_restores_the_initial_weights_and_then_trains_like_a_fresh_run_with_the_chosen_bits():
+    fresh = _model()  # the same initialization (same seed)
+    model, initial, optimizer, sched, (x, y) = _calibrate(5, allocate_at=0.25, rewind=True)
     assert sched.allocation is not None and sched.complete
     for n, p in model.named_parameters():
         assert torch.equal(p, initial[n]), n
@@ -49,29 +56,13 @@ def test_rewind_restores_the_initial_weights_and_then_trains_like_a_fresh_run_wi
 
 
 def test_without_rewind_the_calibrated_weights_continue():
-    g = torch.Generator().manual_seed(1)
-    x, y = torch.randn(64, 32, generator=g), torch.randint(0, 5, (64,), generator=g)
-    model = _model()
-    initial = {n: p.detach().clone() for n, p in model.named_parameters()}
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    sched = CompressionScheduler(model, total_steps=20, allocate_at=0.25)
-    for _ in range(5):
-        _step(model, optimizer, x, y)
-        sched.step()
+    model, initial, optimizer, sched, _ = _calibrate(5, allocate_at=0.25)
     assert sched.allocation is not None and len(optimizer.state) > 0
     assert any(not torch.equal(p, initial[n]) for n, p in model.named_parameters())
 
 
 def test_rewind_survives_a_checkpoint_written_during_calibration():
-    g = torch.Generator().manual_seed(1)
-    x, y = torch.randn(64, 32, generator=g), torch.randint(0, 5, (64,), generator=g)
-    model = _model()
-    initial = {n: p.detach().clone() for n, p in model.named_parameters()}
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
-    sched = CompressionScheduler(model, total_steps=20, rewind=True, optimizer=optimizer)
-    for _ in range(2):
-        _step(model, optimizer, x, y)
-        sched.step()
+    model, initial, optimizer, sched, (x, y) = _calibrate(2, rewind=True)
     buffer = io.BytesIO()
     torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "sched": sched.state_dict()},
                buffer)
