@@ -21,6 +21,17 @@ def _step(model, optimizer, x, y) -> None:
     optimizer.step()
 
 
+def _train(model, optimizer, sched, steps: int, x, y) -> None:
+    for _ in range(steps):
+        _step(model, optimizer, x, y)
+        sched.step()
+
+
+def _assert_initial(model, initial) -> None:
+    for n, p in model.named_parameters():
+        assert torch.equal(p, initial[n]), n
+
+
 def _calibrate(steps: int, **scheduler_kwargs):
     """A fresh model, its initial parameters, its Adam and scheduler, after ``steps`` training steps."""
     g = torch.Generator().manual_seed(1)
@@ -31,9 +42,7 @@ def _calibrate(steps: int, **scheduler_kwargs):
     if scheduler_kwargs.get("rewind"):
         scheduler_kwargs["optimizer"] = optimizer
     sched = CompressionScheduler(model, total_steps=20, **scheduler_kwargs)
-    for _ in range(steps):
-        _step(model, optimizer, x, y)
-        sched.step()
+    _train(model, optimizer, sched, steps, x, y)
     return model, initial, optimizer, sched, (x, y)
 
 
@@ -41,8 +50,7 @@ def test_rewind_restores_the_initial_weights_and_then_trains_like_a_fresh_run_wi
     fresh = _model()  # the same initialization (same seed)
     model, initial, optimizer, sched, (x, y) = _calibrate(5, allocate_at=0.25, rewind=True)
     assert sched.allocation is not None and sched.complete
-    for n, p in model.named_parameters():
-        assert torch.equal(p, initial[n]), n
+    _assert_initial(model, initial)
     assert len(optimizer.state) == 0
     # the same initialization with the chosen bits fixed from the start, a new Adam: identical from here on
     for name, wrapper in compress.compression_wrappers(fresh):
@@ -74,12 +82,9 @@ def test_rewind_survives_a_checkpoint_written_during_calibration():
     resumed_opt.load_state_dict(state["optimizer"])
     resumed_sched = CompressionScheduler(resumed, total_steps=20, rewind=True, optimizer=resumed_opt)
     resumed_sched.load_state_dict(state["sched"])
-    for _ in range(3):
-        _step(resumed, resumed_opt, x, y)
-        resumed_sched.step()
+    _train(resumed, resumed_opt, resumed_sched, 3, x, y)
     assert resumed_sched.allocation is not None
-    for n, p in resumed.named_parameters():
-        assert torch.equal(p, initial[n]), n
+    _assert_initial(resumed, initial)
 
     plain = CompressionScheduler(_model(), total_steps=20)
     with pytest.raises(ValueError, match="no initial weights to rewind to"):
@@ -110,11 +115,8 @@ def test_the_spec_suffix_turns_rewinding_on():
     sched = CompressionScheduler(model, total_steps=8, optimizer=optimizer)  # rewind=None: from the spec
     assert sched.rewind
     x, y = torch.randn(32, 16), torch.randint(0, 3, (32,))
-    for _ in range(2):
-        _step(model, optimizer, x, y)
-        sched.step()
+    _train(model, optimizer, sched, 2, x, y)
     assert sched.allocation is not None
-    for n, p in model.named_parameters():
-        assert torch.equal(p, initial[n]), n
+    _assert_initial(model, initial)
     # an explicit rewind=False overrides the spec
     assert not CompressionScheduler(model, total_steps=8, rewind=False).rewind
