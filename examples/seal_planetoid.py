@@ -59,6 +59,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
                         "training set of the first version of PyG's example (PR #1392), which reported 0.9332")
     p.add_argument("--out", type=Path, default=None, help="run directory (metrics.jsonl, checkpoints)")
     p.add_argument("--overwrite", action="store_true", help="replace the runs in OUT")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the runs in OUT from their checkpoints up to --epochs (extends finished runs)")
     p.add_argument("--progress", action="store_true")
     args = p.parse_args(argv)
 
@@ -76,7 +78,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
                          use_features=not args.no_features, num_workers=args.num_workers, seed=seed)
         start = time.perf_counter()
         out_dir = args.out / f"run{run}" if args.out is not None else None
-        res = train_seal(split, cfg, x=ds.data.x, out_dir=out_dir, progress=args.progress, overwrite=args.overwrite)
+        res = train_seal(split, cfg, x=ds.data.x, out_dir=out_dir, progress=args.progress, overwrite=args.overwrite,
+                         resume=args.resume)
         res["seconds"] = time.perf_counter() - start
         results.append(res)
         print(f"run {run}: test AUC {res['test_auc']:.4f} (AP {res['test_ap']:.4f}) at epoch {res['best_epoch']}, "

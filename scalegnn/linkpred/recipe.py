@@ -71,8 +71,15 @@ def build_model(cfg: SEALConfig, num_features: int, num_nodes: int, max_z: int, 
 
 def train_seal(split: LinkSplit, cfg: SEALConfig, *, x: Optional[Tensor] = None, evaluator: Any = None,
                out_dir: Optional[Union[str, Path]] = None, progress: bool = False,
-               overwrite: bool = False) -> Dict[str, Any]:
+               overwrite: bool = False, resume: bool = False) -> Dict[str, Any]:
     """Train SEAL on ``split`` and return the reported metrics (``overwrite`` replaces a run in ``out_dir``).
+
+    ``resume`` continues the run in ``out_dir`` from its checkpoint, up to
+    ``cfg.epochs`` (so a finished run is extended by asking for more epochs);
+    the training loader's shuffling generator is replayed over the finished
+    epochs, so a resumed run trains on the same batches, and ends with the same
+    weights, as one that never stopped (with ``cfg.num_workers=0``; worker
+    processes draw their seeds differently).
 
     With ``cfg.monitor=None`` (the classic networks' protocol: 90/10 split, no
     validation) the test metrics of the last epoch are reported and only the
@@ -99,15 +106,28 @@ def train_seal(split: LinkSplit, cfg: SEALConfig, *, x: Optional[Tensor] = None,
     train_loader = SEALLoader(ds["train"], cfg.batch_size, shuffle=True, generator=g, **loader_kw)
     eval_loaders = {name: SEALLoader(ds[name], cfg.eval_batch_size, **loader_kw) for name in eval_splits}
     task = LinkPredictionTask(train_loader, eval_loaders, cfg.metrics, evaluator=evaluator, progress=progress)
+    if resume:
+        task.skip_epochs(_epochs_done(out_dir))
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     if cfg.monitor is None:
         monitor, eval_every = f"test_{cfg.metrics[0]}", cfg.epochs  # evaluated once, at the end
     else:
         monitor, eval_every = cfg.monitor, cfg.eval_every
     result = Trainer(model, optimizer, task, epochs=cfg.epochs, out_dir=out_dir, monitor=monitor,
-                     eval_every=eval_every, progress=progress, overwrite=overwrite).fit()
+                     eval_every=eval_every, progress=progress, overwrite=overwrite, resume=resume).fit()
     return {**result.best, "best_epoch": result.best_epoch, "k": k, "max_z": max_z,
             "config": asdict(cfg)}
+
+
+def _epochs_done(out_dir: Optional[Union[str, Path]]) -> int:
+    """Epochs recorded in ``out_dir``'s checkpoint (0 without one: the Trainer reports it)."""
+    from scalegnn.train.checkpoint import load_checkpoint
+    from scalegnn.train.trainer import CHECKPOINT_NAME
+
+    if out_dir is None:
+        raise ValueError("resume=True needs out_dir (where the checkpoint lives)")
+    path = Path(out_dir) / CHECKPOINT_NAME
+    return int(load_checkpoint(path)["epoch"]) if path.is_file() else 0
 
 
 def run_ogbl(dataset: Any, cfg: SEALConfig, *, runs: int = 1, train_percent: float = 100.0,

@@ -46,11 +46,33 @@ class LinkPredictionTask:
         self.metrics = [m.lower() for m in metrics]
         self.evaluator, self.progress = evaluator, progress
 
+    def _batches(self, loader: Iterable[Any]) -> Iterable[Any]:
+        return tqdm(loader, disable=not self.progress, desc="batches", leave=False)
+
+    def skip_epochs(self, epochs: int) -> None:
+        """Advance the training loader's shuffling generator past ``epochs`` epochs without loading a batch.
+
+        For resuming: a twin ``DataLoader`` over indices, with the same
+        generator, batch size and sampler type, is iterated exactly as
+        :meth:`train_epoch` iterates the real one, so it makes the same draws.
+        A loader without a ``generator`` attribute draws nothing to replay.
+        """
+        loader = self.train_loader
+        generator = getattr(loader, "generator", None)
+        if generator is None:
+            return
+        twin = torch.utils.data.DataLoader(range(len(loader.dataset)), batch_size=loader.batch_size,
+                                           shuffle=isinstance(loader.sampler, torch.utils.data.RandomSampler),
+                                           drop_last=loader.drop_last, generator=generator)
+        for _ in range(epochs):
+            for _ in self._batches(twin):
+                pass
+
     def train_epoch(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> float:
         model.train()
         device = next(model.parameters()).device
         total, count = 0.0, 0
-        for batch in tqdm(self.train_loader, disable=not self.progress, desc="batches", leave=False):
+        for batch in self._batches(self.train_loader):
             batch = batch.to(device)
             optimizer.zero_grad()
             out = model(batch)
