@@ -137,3 +137,14 @@ def test_bad_input():
         drnl_labels_batched(ei, torch.tensor([0]), torch.tensor([7]), 3)
     with pytest.raises(ValueError, match="same length"):
         drnl_labels_batched(ei, torch.tensor([0, 1]), torch.tensor([2]), 3)
+
+
+def test_numpy_hash_used_by_the_batched_extractor_equals_drnl_hash():
+    from scalegnn.linkpred.drnl import _drnl_hash_np
+
+    d = torch.arange(-1, 40)
+    dx, dy = d.repeat_interleave(d.numel()), d.repeat(d.numel())
+    expected = drnl_hash(dx, dy)
+    assert torch.equal(torch.from_numpy(_drnl_hash_np(dx.numpy().copy(), dy.numpy().copy())), expected)
+    assert expected[(dx >= 0) & (dy >= 0)].tolist() == [formula(int(a), int(b)) for a, b in zip(dx, dy)
+                                                        if a >= 0 and b >= 0]
