@@ -8,7 +8,9 @@ from scalegnn.nn.propagation_weights import ppr_weights
 from scalegnn.nn.reordering import (
     AUTO_MIN_FEATURE_BYTES,
     AUTO_MIN_PASSES,
+    DBG_GROUP_BOUNDS,
     apply_reordering,
+    degree_groups_order,
     locality_order,
     permute_csr,
     reordered_adjacency,
@@ -30,7 +32,7 @@ def bandwidth(A):
     return int((rows - col).abs().max())
 
 
-@pytest.mark.parametrize("method", ["rcm", "degree", "none"])
+@pytest.mark.parametrize("method", ["rcm", "degree", "dbg", "none"])
 def test_orders_are_permutations_and_permute_csr_is_PAPt(method):
     ei, _ = shuffled_path()
     A = normalized_adjacency(ei, 200, "sym", dtype=torch.float64)
@@ -47,7 +49,7 @@ def test_rcm_recovers_a_narrow_band():
     assert bandwidth(A) > 100 and bandwidth(permute_csr(A, perm)) == 1
 
 
-@pytest.mark.parametrize("method", ["rcm", "degree"])
+@pytest.mark.parametrize("method", ["rcm", "degree", "dbg"])
 def test_results_in_callers_order_equal_unreordered(method):
     torch.manual_seed(0)
     n = 400
@@ -65,6 +67,25 @@ def test_results_in_callers_order_equal_unreordered(method):
     for r in (0.0, 0.5, 1.0):
         torch.testing.assert_close(gbp_exact(x.detach(), ei, w, r=r, reorder=method),
                                    gbp_exact(x.detach(), ei, w, r=r, reorder=None), rtol=0, atol=1e-12)
+
+
+def test_dbg_groups_by_degree_range_hottest_first_and_keeps_ids_inside_a_group():
+    torch.manual_seed(1)
+    deg = torch.cat([torch.randint(0, 6, (500,)), torch.tensor([300, 40, 41, 0, 7, 200])])[torch.randperm(506)]
+    perm = degree_groups_order(deg)
+    assert torch.equal(perm.sort().values, torch.arange(506))
+    # brute force: the group of a node is the number of bounds (x average degree) its degree is below
+    avg = deg.double().mean().item()
+    group = [sum(d < b * avg for b in DBG_GROUP_BOUNDS) for d in deg.tolist()]
+    expected = sorted(range(506), key=lambda i: (group[i], i))
+    assert perm.tolist() == expected
+    assert deg[perm[0]] >= 32 * avg and group[perm[-1].item()] == len(DBG_GROUP_BOUNDS)
+    # unlike "degree", dbg keeps the given order of a graph whose degrees are all equal (e.g. a cycle)
+    cycle = torch.tensor([list(range(50)), [(i + 1) % 50 for i in range(50)]])
+    cycle = torch.cat([cycle, cycle.flip(0)], 1)
+    A = normalized_adjacency(cycle, 50, "sym")
+    assert torch.equal(locality_order(A.crow_indices(), A.col_indices(), 50, "dbg"), torch.arange(50))
+    assert degree_groups_order(torch.empty(0, dtype=torch.long)).numel() == 0
 
 
 def test_permutation_is_cached_per_graph():

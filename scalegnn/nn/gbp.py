@@ -107,7 +107,7 @@ from torch import Tensor
 
 from scalegnn.data.validate import validate_edge_index, validate_node_ids
 from scalegnn.nn.column_chunks import progress_bar
-from scalegnn.nn.csr_spmm import csr_spmm
+from scalegnn.nn.csr_spmm import repeated_spmm
 from scalegnn.nn.out_of_core import FeatureSource, ResultSink, block_budget, compute_device, stream_blocks
 from scalegnn.nn.forward_push import PushCounter, TransitionMatrix, build_transition, push_frontier
 from scalegnn.nn.propagation_weights import as_weights, ppr_weights
@@ -596,7 +596,7 @@ def gbp_exact(
     ``.npy`` path and ``out`` the path of a new ``.npy`` result file: column
     blocks are then streamed (:mod:`scalegnn.nn.out_of_core`) and the peak
     memory is the graph plus four ``N x block`` buffers. ``reorder`` relabels
-    the nodes for the SpMM's locality (``"auto"``, ``"rcm"``, ``"degree"``
+    the nodes for the SpMM's locality (``"auto"``, ``"rcm"``, ``"degree"``, ``"dbg"``
     or ``None``; see :func:`~scalegnn.nn.sgc.sgc_precompute`); the result is
     in the caller's order.
     """
@@ -636,8 +636,7 @@ def gbp_exact(
                 if order is not None:
                     h = order.to_local(h)
                 acc = wl[0] * h
-                for ell in range(1, L + 1):
-                    h = csr_spmm(Tm, h)
+                for ell, h in enumerate(repeated_spmm(Tm, h, L), start=1):
                     acc.add_(h, alpha=wl[ell])
                     bar.update(1)
                 return acc if order is None else order.to_caller(acc)

@@ -25,7 +25,7 @@ from torch import Tensor
 
 from scalegnn.data.adjacency import cached_adjacency, to_torch_csr
 from scalegnn.nn.column_chunks import column_chunks, progress_bar
-from scalegnn.nn.csr_spmm import csr_spmm
+from scalegnn.nn.csr_spmm import repeated_spmm
 from scalegnn.nn.out_of_core import (
     FeatureSource,
     ResultSink,
@@ -171,8 +171,7 @@ def sgc_precompute(
             h = x2[:, cols].to(device).contiguous()
             if order is not None:
                 h = order.to_local(h)
-            for _ in range(K):
-                h = csr_spmm(S, h)
+            for h in repeated_spmm(S, h, K):
                 bar.update(1)
             if order is not None:
                 h = order.to_caller(h)
@@ -223,8 +222,7 @@ def _sgc_streamed(x: Any, adj: Any, K: int, chunk_size: Optional[int], num_nodes
             def compute(cols: slice, h: Tensor) -> Tensor:
                 if order is not None:
                     h = order.to_local(h)
-                for _ in range(K):
-                    h = csr_spmm(S, h)
+                for h in repeated_spmm(S, h, K):
                     bar.update(1)
                 if K == 0:
                     bar.update(1)
