@@ -9,7 +9,7 @@ and ``"mrr"`` with OGB's ``Evaluator`` for ``ogbl-*`` datasets (through
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -46,8 +46,22 @@ class LinkPredictionTask:
         self.metrics = [m.lower() for m in metrics]
         self.evaluator, self.progress = evaluator, progress
 
-    def _batches(self, loader: Iterable[Any]) -> Iterable[Any]:
-        return tqdm(loader, disable=not self.progress, desc="batches", leave=False)
+    def _batches(self, loader: Iterable[Any]) -> Iterator[Any]:
+        """The loader's batches, iterated once, behind a progress bar when ``progress``.
+
+        The bar is driven by hand: ``tqdm.auto`` given the loader itself calls
+        ``iter(loader)`` in its constructor, a second pass per epoch that draws
+        a shuffling loader's permutation (so the batch order would depend on
+        the bar) and starts or resets its worker processes.
+        """
+        if not self.progress:
+            yield from loader
+            return
+        total = len(loader) if hasattr(loader, "__len__") else None
+        with tqdm(total=total, desc="batches", leave=False) as bar:
+            for batch in loader:
+                yield batch
+                bar.update(1)
 
     def skip_epochs(self, epochs: int) -> None:
         """Advance the training loader's shuffling generator past ``epochs`` epochs without loading a batch.
@@ -65,7 +79,7 @@ class LinkPredictionTask:
                                            shuffle=isinstance(loader.sampler, torch.utils.data.RandomSampler),
                                            drop_last=loader.drop_last, generator=generator)
         for _ in range(epochs):
-            for _ in self._batches(twin):
+            for _ in twin:  # one pass, as train_epoch makes; no bar for the replay
                 pass
 
     def train_epoch(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> float:
