@@ -21,7 +21,7 @@ Usage::
     python -m benchmarks.propagation                      # ogbn-arxiv size, CPU
     python -m benchmarks.propagation --device cuda --size products
     python -m benchmarks.propagation --size small         # seconds, for a smoke test
-    python -m benchmarks.propagation --locality --size products --repeat 5 --no-warmup   # reordering, end to end
+    python -m benchmarks.propagation --locality --size products --baseline-rev e095dd4^   # orders, end to end
 
 Without a GPU, ``--device cuda`` prints that the GPU rows are unmeasured and
 runs the same measurement on CPU (the statement heads the markdown output).
@@ -495,85 +495,12 @@ def accuracy_run(args) -> str:
 
 
 def locality_run(args) -> str:
-    """K=``--L`` ``gbp_exact`` and SGC K=``--K`` with each of ``--orders``; every call builds its matrix (and order)."""
-    from scalegnn.data.adjacency import normalized_adjacency
-    from scalegnn.nn.reordering import reordered_adjacency
+    """End to end with each of ``--orders`` (and ``--baseline-rev``): :func:`benchmarks.propagation_locality.run`,
+    every call in a fresh process."""
+    from benchmarks import propagation_locality
 
-    device = torch.device("cpu")
-    torch.set_num_threads(args.threads or torch.get_num_threads())
-    n, m, f, c = SIZES[args.size]
-    t0 = time.perf_counter()
-    ei, x, _ = bench_graph(args.size, args.seed)
-    print(f"graph: {n:,} nodes, {ei.size(1):,} directed edges, {f} features (loaded in {time.perf_counter() - t0:.1f}s)",
-          flush=True)
-    w = ppr_weights(args.alpha, args.L)
-    orders = args.orders
-
-    def reorder_of(order):
-        return None if order == "none" else order
-
-    # A fresh view of edge_index per call: the per-graph caches (keyed by the tensor object) miss, so every call
-    # normalizes the adjacency and, when reordering, orders and permutes it: end to end.
-    methods: List[Tuple[str, Callable]] = []
-    for order in orders:
-        methods.append((f"gbp:{order}", lambda o=reorder_of(order): gbp_exact(x, ei.view(2, -1), w, r=args.r,
-                                                                              progress=False, reorder=o)))
-    for order in orders:
-        methods.append((f"sgc:{order}", lambda o=reorder_of(order): sgc_precompute(x, ei.view(2, -1), args.K,
-                                                                                   progress=False, reorder=o)))
-    if args.only:
-        methods = [(name, fn) for name, fn in methods if name.startswith(args.only + ":")]
-    load_before = load_average()
-    print(f"load average before: {load_before}; {len(methods)} methods x {args.repeat} interleaved rounds "
-          f"({'no warm-up' if not args.warmup else 'after one warm-up each'})", flush=True)
-    res = interleaved(methods, device, args.repeat, keep=lambda name: name.startswith("gbp:"), warmup=args.warmup)
-    load_after = load_average()
-    diffs = {}
-    if f"gbp:{orders[0]}" in res:
-        ref = res[f"gbp:{orders[0]}"]["result"]
-        diffs = {o: float((res[f"gbp:{o}"]["result"] - ref).abs().max() / ref.abs().max()) for o in orders}
-        for o in orders:
-            res[f"gbp:{o}"]["result"] = None
-        del ref
-    # The one-off costs, measured alone after the rounds: normalization, and normalization + order + permutation.
-    t0 = time.perf_counter()
-    A = normalized_adjacency(ei, n, "gen", args.r, True, dtype=x.dtype)
-    t_norm = time.perf_counter() - t0
-    del A
-    t_order = {}
-    for o in orders:
-        if o != "none":
-            t_order[o] = reordered_adjacency(ei.view(2, -1), n, "gen", args.r, True, x.dtype, device, o).seconds
-    kinds = [k for k in ("gbp", "sgc") if f"{k}:{orders[0]}" in res]
-    base = {kind: res[f"{kind}:none"]["time"] if "none" in orders else None for kind in kinds}
-    cpu_base = {kind: res[f"{kind}:none"]["cpu_time"] if "none" in orders else None for kind in kinds}
-    rows = []
-    for kind, label in (("gbp", f"K={args.L} `gbp_exact` (PPR a={args.alpha})"), ("sgc", f"SGC K={args.K}")):
-        if kind not in kinds:
-            continue
-        for o in orders:
-            e = res[f"{kind}:{o}"]
-            ratio = f"{base[kind] / e['time']:.2f}x" if base[kind] else "-"
-            cpu_ratio = f"{cpu_base[kind] / e['cpu_time']:.2f}x" if cpu_base[kind] else "-"
-            rows.append(f"| {label} | {o} | {e['time']:.1f} | {spread(e['times'])} | {e['cpu_time']:.1f} | "
-                        f"{mib(e['mem'])} | {ratio} | {cpu_ratio} |")
-    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}"
-    text = (f"### Locality, end to end: {n:,} nodes, {ei.size(1):,} directed edges (+{n:,} self-loops), {f} features "
-            f"(synthetic power-law, `--size {args.size}`)\n\n"
-            f"Machine: {machine}; load average {load_before} before, {load_after} after. Every timed call is given a "
-            "fresh view of `edge_index`, so it normalizes the adjacency and, with an order, computes the order and "
-            f"permutes the matrix inside the timed call. Times: median of {args.repeat} interleaved rounds "
-            f"({'after one warm-up each' if args.warmup else 'no warm-up'}); min-max beside it. "
-            f"Normalizing alone: {t_norm:.1f} s; normalize + order + permute: "
-            + ", ".join(f"{o} {t:.1f} s" for o, t in t_order.items())
-            + ". Max relative difference of the K=" + str(args.L) + " results to the unordered one: "
-            + ", ".join(f"{o} {d:.1e}" for o, d in diffs.items()) + ".\n\n"
-            "CPU s = the process's CPU time in the call (all threads; stalls on memory count, waiting for a core "
-            "does not), the load-robust figure on a shared machine.\n\n"
-            "| propagation | order | wall (s) | min-max (s) | CPU s | peak extra MiB | speed-up vs none (wall) | "
-            "speed-up vs none (CPU) |\n"
-            "|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
-    return text
+    args.threads = args.threads or 1
+    return propagation_locality.run(args)
 
 
 def _timed(fn: Callable) -> Tuple[float, float, object]:
@@ -755,7 +682,8 @@ def main(argv=None):
     ooc.add_argument("--ooc-dir", default=None, help="keep the files here (default: a temporary directory, removed)")
     loc = p.add_argument_group("locality mode (--locality): reordered vs plain SpMM end to end, order built per call")
     loc.add_argument("--locality", action="store_true")
-    loc.add_argument("--orders", nargs="+", default=["none", "rcm"], choices=["none", "rcm", "degree"])
+    loc.add_argument("--orders", nargs="+", default=["none", "dbg"], choices=["none", "rcm", "degree", "dbg", "auto"])
+    loc.add_argument("--baseline-rev", default=None, help="git revision to time the same calls on (its defaults)")
     loc.add_argument("--components", action="store_true",
                      help="time the one-off costs once and single hops in interleaved rounds; compose K hops")
     loc.add_argument("--only", choices=["gbp", "sgc"], default=None, help="only the K=L gbp_exact or the SGC rows")

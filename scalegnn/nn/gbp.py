@@ -615,11 +615,10 @@ def gbp_exact(
         adj = edge_index
     L = w.numel() - 1
     streamed = not source.in_memory
-    plan = block_budget(f, n, source.itemsize, 4 + int(streamed) + int(reorder is not None), chunk_size,
+    method = apply_reordering(reorder, _is_edge_index(adj))
+    plan = block_budget(f, n, source.itemsize, 4 + int(streamed) + int(method is not None), chunk_size,
                         memory_budget, device, streamed=streamed)
     chunks = plan.blocks
-    width = chunks[0].stop - chunks[0].start if chunks else 1
-    method = apply_reordering(reorder, _is_edge_index(adj), device, n, width, source.itemsize, L * len(chunks))
     order = None
     if method is None:
         Tm = resolve_adjacency(adj, n, "gen", r, add_self_loops, source.dtype, device)

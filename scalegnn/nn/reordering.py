@@ -26,10 +26,15 @@ Orders available (:func:`locality_order`):
 
 :func:`reordered_adjacency` builds the permuted normalized matrix once per
 ``edge_index`` (a weak-reference cache keyed like
-:func:`scalegnn.data.adjacency.cached_adjacency`, with the order method) and
-:func:`apply_reordering` decides whether it pays (``reorder="auto"``): see
-:data:`AUTO_MIN_FEATURE_BYTES` and :data:`AUTO_MIN_PASSES`, set from the
-measurements in ``benchmarks/results/propagation.md``.
+:func:`scalegnn.data.adjacency.cached_adjacency`, with the order method).
+
+``reorder="auto"`` (the precomputations' default) applies **no** order:
+measured end to end in fresh processes (``benchmarks/propagation_locality.py``,
+``benchmarks/results/propagation.md``) on the synthetic power-law graphs of
+ogbn-arxiv and ogbn-products size, every order cost more than it saved once
+the hops stopped page-faulting (products, K=10: ``"dbg"`` 0.93x, SGC K=2
+0.72x; arxiv: ``"degree"`` 0.93x, ``"rcm"`` and ``"dbg"`` 0.6x). The orders
+stay available by name for graphs where a measurement shows a gain.
 """
 from __future__ import annotations
 
@@ -52,19 +57,9 @@ __all__ = [
     "Reordered",
     "reordered_adjacency",
     "apply_reordering",
-    "AUTO_MIN_FEATURE_BYTES",
-    "AUTO_MIN_PASSES",
 ]
 
 ORDER_METHODS = ("rcm", "degree", "dbg", "none")
-
-#: ``reorder="auto"`` reorders only when one block of features (``N x width``
-#: floats) exceeds this many bytes: smaller blocks stay in cache anyway.
-AUTO_MIN_FEATURE_BYTES = 256 << 20
-#: ... and the matrix is applied at least this many times (hops x column blocks),
-#: so that the one-off cost of the order is paid back.
-AUTO_MIN_PASSES = 4
-
 
 def locality_order(crow: Tensor, col: Tensor, num_nodes: int, method: str = "rcm") -> Tensor:
     """A permutation ``perm`` (new node ``i`` is old node ``perm[i]``) from a CSR structure.
@@ -194,32 +189,21 @@ def reordered_adjacency(
     return cache[key]
 
 
-def apply_reordering(reorder: Optional[str], adj_is_edge_index: bool, device: torch.device, num_nodes: int,
-                     block_width: int, itemsize: int, passes: int) -> Optional[str]:
+def apply_reordering(reorder: Optional[str], adj_is_edge_index: bool) -> Optional[str]:
     """The order method to use, or ``None`` for none.
 
-    ``reorder``: ``"auto"`` (default of the precomputations), a method of
-    :data:`ORDER_METHODS`, or ``None``/``"none"``. ``"auto"`` picks ``"rcm"``
-    on CPU for an ``edge_index`` graph whose feature block exceeds
-    :data:`AUTO_MIN_FEATURE_BYTES` when the matrix is applied at least
-    :data:`AUTO_MIN_PASSES` times; otherwise nothing.
+    ``reorder``: ``"auto"`` (default of the precomputations: no order, see
+    the module docstring), a method of :data:`ORDER_METHODS`, or
+    ``None``/``"none"``.
 
     Raises:
         ValueError: an unknown ``reorder``, or an explicit order with a
             prebuilt matrix (only an ``edge_index`` is reordered here).
     """
-    if reorder is None or reorder == "none":
+    if reorder is None or reorder in ("none", "auto"):
         return None
-    if reorder != "auto" and reorder not in ORDER_METHODS:
+    if reorder not in ORDER_METHODS:
         raise ValueError(f"reorder must be 'auto', None or one of {ORDER_METHODS}, got {reorder!r}")
     if not adj_is_edge_index:
-        if reorder == "auto":
-            return None
         raise ValueError(f"reorder={reorder!r} needs the graph as an edge_index; a prebuilt matrix is used as is")
-    if reorder != "auto":
-        return reorder
-    if torch.device(device).type != "cpu":
-        return None
-    if num_nodes * block_width * itemsize < AUTO_MIN_FEATURE_BYTES or passes < AUTO_MIN_PASSES:
-        return None
-    return "rcm"
+    return reorder
