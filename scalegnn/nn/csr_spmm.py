@@ -98,7 +98,7 @@ def _check_out(out: Tensor, A: Tensor, X: Tensor) -> None:
 
 
 def repeated_spmm(A: Tensor, X: Tensor, hops: int) -> Iterator[Tensor]:
-    """Yield :math:`AX, A^2X, \dots, A^{hops}X`.
+    r"""Yield :math:`AX, A^2X, \dots, A^{hops}X`.
 
     On CPU outside autograd the hops are written alternately into two
     buffers allocated once (see the module docstring), so a yielded tensor is
