@@ -341,6 +341,14 @@ def run(args) -> str:
 # --- accuracy at equal classifier: exact full propagation vs GBP on a subset ---------------------------
 
 
+def emit(text: str, out=None) -> None:
+    """Print a markdown result and append it to ``out`` when given."""
+    print("\n" + text)
+    if out:
+        with open(out, "a") as fh:
+            fh.write(text + "\n")
+
+
 def load_average() -> str:
     try:
         return " ".join(open("/proc/loadavg").read().split()[:3])
@@ -706,11 +714,7 @@ def main(argv=None):
         text = accuracy_run(args)
     else:
         text = run(args)
-    text = gpu_note + text
-    print("\n" + text)
-    if args.out:
-        with open(args.out, "a") as fh:
-            fh.write(text + "\n")
+    emit(gpu_note + text, args.out)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from benchmarks.propagation import SIZES, bench_graph, load_average
+from benchmarks.propagation import SIZES, bench_graph, emit, load_average
 from scalegnn.data._paths import cache_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -158,11 +158,7 @@ def main(argv=None) -> None:
     p.add_argument("--r", type=float, default=0.5)
     p.add_argument("--out", default=None, help="append the markdown table to this file")
     args = p.parse_args(argv)
-    text = run(args)
-    print("\n" + text)
-    if args.out:
-        with open(args.out, "a") as fh:
-            fh.write(text + "\n")
+    emit(run(args), args.out)
 
 
 if __name__ == "__main__":
