@@ -203,19 +203,27 @@ def mib(b: float) -> str:
     return f"{b / 2**20:,.0f}"
 
 
-def bench_graph(size: str, seed: int, features: bool = True) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(edge_index, x, y)`` of the synthetic power-law graph of ``size``, saved once as ``.npy`` files under
-    ``$SCALEGNN_CACHE/bench-propagation`` (generating the products-size graph takes many minutes) and read back."""
-    import numpy as np
-
+def bench_graph_folder(size: str, seed: int) -> Path:
+    """Where :func:`bench_graph` keeps the ``.npy`` files of the graph of ``size`` and ``seed``."""
     from scalegnn.data._paths import cache_dir
 
     n, m, f, c = SIZES[size]
-    folder = cache_dir() / "bench-propagation" / f"powerlaw-{n}-{2 * m}-{f}-{c}-seed{seed}"
+    return cache_dir() / "bench-propagation" / f"powerlaw-{n}-{2 * m}-{f}-{c}-seed{seed}"
+
+
+def bench_graph(size: str, seed: int, features: bool = True,
+                keep: bool = False) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(edge_index, x, y)`` of the synthetic power-law graph of ``size``, saved once as ``.npy`` files in
+    :func:`bench_graph_folder` (generating the products-size graph takes many minutes) and read back. Graphs under
+    1M nodes are regenerated each time unless ``keep``."""
+    import numpy as np
+
+    n, m, f, c = SIZES[size]
+    folder = bench_graph_folder(size, seed)
     names = ("edge_index", "x", "y")
     if not all((folder / f"{k}.npy").exists() for k in names):
         graph = synthetic_graph(n, 2 * m, f, c, kind="powerlaw", seed=seed)
-        if n < 1_000_000:  # small graphs are quicker to generate than to keep
+        if n < 1_000_000 and not keep:  # small graphs are quicker to generate than to keep
             return graph.edge_index, graph.x, graph.y
         folder.mkdir(parents=True, exist_ok=True)
         for k in names:

@@ -30,11 +30,10 @@ import tempfile
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from benchmarks.propagation import SIZES, bench_graph, emit, load_average
+from benchmarks.propagation import SIZES, bench_graph, bench_graph_folder, emit, load_average
 from scalegnn.data._paths import cache_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,17 +42,8 @@ CALL = REPO / "benchmarks" / "_propagation_call.py"
 
 def graph_folder(size: str, seed: int) -> Path:
     """The folder with ``edge_index.npy`` and ``x.npy`` of the benchmark graph (written once, for every size)."""
-    n, m, f, c = SIZES[size]
-    folder = cache_dir() / "bench-propagation" / f"powerlaw-{n}-{2 * m}-{f}-{c}-seed{seed}"
-    if not all((folder / f"{k}.npy").exists() for k in ("edge_index", "x")):
-        ei, x, _ = bench_graph(size, seed)  # sizes >= 1M nodes are saved by bench_graph itself
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, t in (("edge_index", ei), ("x", x)):
-            if not (folder / f"{name}.npy").exists():
-                tmp = folder / f"{name}.tmp.npy"
-                np.save(tmp, t.numpy())
-                tmp.replace(folder / f"{name}.npy")
-    return folder
+    bench_graph(size, seed, features=False, keep=True)
+    return bench_graph_folder(size, seed)
 
 
 def export_revision(rev: str) -> Tuple[str, Path]:
@@ -117,6 +107,8 @@ def run(args) -> str:
             runs = results[v]
             walls = [r["wall"] for r in runs]
             cpu = statistics.median(r["cpu"] for r in runs)
+            system = statistics.median(r["system"] for r in runs)
+            faults = statistics.median(r["minor_faults"] for r in runs)
             rel = max(abs(r["sum"] - ref[0]["sum"]) / max(abs(ref[0]["sum"]), 1e-30) for r in runs)
             relsq = max(abs(r["sumsq"] - ref[0]["sumsq"]) / max(abs(ref[0]["sumsq"]), 1e-30) for r in runs)
             order = v.split(":")[1]
@@ -126,7 +118,7 @@ def run(args) -> str:
             vs_plain = f"{plain / med[v]:.2f}x" if plain else "-"
             load = ", ".join(f"{r['load_before']:.1f}-{r['load_after']:.1f}" for r in runs)
             rows.append(f"| {label} | {name} | {med[v]:.2f} | {min(walls):.2f}-{max(walls):.2f} | {cpu:.2f} | "
-                        f"{max(r['peak_rss_gb'] for r in runs):.1f} | {vs_base} | {vs_plain} | {max(rel, relsq):.1e} | "
+                        f"{system:.2f} | {faults / 1e3:,.0f}k | {max(r['peak_rss_gb'] for r in runs):.1f} | {vs_base} | {vs_plain} | {max(rel, relsq):.1e} | "
                         f"{load} |")
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {args.threads} thread(s), " \
               f"torch {torch.__version__}"
@@ -135,12 +127,13 @@ def run(args) -> str:
     return (f"### Locality, end to end, fresh process per call: {n:,} nodes, {2 * m:,} directed edges, {f} features "
             f"(synthetic power-law, `--size {args.size}`)\n\n"
             f"Machine: {machine}; load average {loads[0]} before the run, {loads[1]} after. Median of "
-            f"{args.repeat} interleaved rounds; every call normalizes the adjacency (and orders and permutes it) "
+            f"{args.repeat} interleaved rounds (CPU s, system s and faults: medians too); every call normalizes the "
+            "adjacency (and orders and permutes it) "
             f"inside the timed call.{base_note} `check`: largest relative difference of the result's sum and sum "
             "of squares to the first variant's, over all rounds.\n\n"
-            "| propagation | variant | wall (s) | min-max (s) | CPU s | peak RSS (GB) | speed-up vs baseline | "
-            "speed-up vs no order | check | load before-after, per round |\n"
-            "|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
+            "| propagation | variant | wall (s) | min-max (s) | CPU s | of it system s | minor page faults | "
+            "peak RSS (GB) | speed-up vs baseline | speed-up vs no order | check | load before-after, per round |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n")
 
 
 def main(argv=None) -> None:

@@ -57,7 +57,10 @@ class LinkPredictionTask:
         if not self.progress:
             yield from loader
             return
-        total = len(loader) if hasattr(loader, "__len__") else None
+        try:
+            total = len(loader)  # type: ignore[arg-type]
+        except TypeError:  # an iterable-style loader has no length
+            total = None
         with tqdm(total=total, desc="batches", leave=False) as bar:
             for batch in loader:
                 yield batch

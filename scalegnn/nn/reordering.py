@@ -61,6 +61,7 @@ __all__ = [
 
 ORDER_METHODS = ("rcm", "degree", "dbg", "none")
 
+
 def locality_order(crow: Tensor, col: Tensor, num_nodes: int, method: str = "rcm") -> Tensor:
     """A permutation ``perm`` (new node ``i`` is old node ``perm[i]``) from a CSR structure.
 
