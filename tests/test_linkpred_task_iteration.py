@@ -51,6 +51,23 @@ def test_one_pass_over_the_training_loader_per_epoch(progress):
         assert loader.iters == epoch
 
 
+class UnsizedLoader(CountingLoader):
+    """An iterable-style loader: no ``len``."""
+
+    def __len__(self):
+        raise TypeError("no length")
+
+
+def test_a_loader_without_a_length_trains_with_a_bar():
+    loader = UnsizedLoader(batches(2))
+    task = LinkPredictionTask(loader, {}, progress=True)
+    model = PairScorer()
+    before = [p.detach().clone() for p in model.parameters()]
+    loss = task.train_epoch(model, torch.optim.SGD(model.parameters(), lr=0.1))
+    assert loader.iters == 1 and loss > 0
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
 @pytest.mark.parametrize("progress", [False, True])
 def test_skip_epochs_draws_what_training_draws(progress):
     """Replaying k epochs leaves a shuffling loader's generator where k trained epochs leave it."""
